@@ -1,0 +1,1 @@
+"""question → passages → cited answer: the engine, its Python API and CLI."""

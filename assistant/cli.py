@@ -1,0 +1,77 @@
+"""`assistant` command line: parse, call the API, print. Subcommands import their code lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted; the index is as it was before this command", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - one clear line instead of a traceback
+        from assistant.errors import user_message
+
+        message = user_message(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Ask questions about your news articles.")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--index", type=Path, default=None,
+                       help="index folder (default: the demo corpus's index, built on first use)")
+        p.add_argument("--model", default=None,
+                       help="embedding model name or folder (default: the bundled all-MiniLM-L6-v2)")
+        p.set_defaults(handler=_lazy(handler))
+        return p
+
+    p = command("ingest", "Add files, folders or URLs to the index (incremental).", "assistant.commands:ingest")
+    p.add_argument("inputs", nargs="+", help=".txt .md .html .json .jsonl files, folders, or http(s) URLs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    command("articles", "List the articles in the index.", "assistant.commands:articles")
+
+    p = command("remove", "Remove articles (and their vectors) from the index.", "assistant.commands:remove")
+    p.add_argument("article_ids", nargs="+", metavar="ARTICLE_ID")
+
+    command("info", "Show what the index holds and how it was built.", "assistant.commands:info")
+    _add_later_commands(sub, command)
+    return parser
+
+
+def _add_later_commands(sub, command) -> None:
+    """Commands of the engine, UI and evaluation; their options live next to their code."""
+    from assistant.commands import register_extra_commands
+
+    register_extra_commands(command)
+
+
+def _lazy(target: str):
+    module_name, func_name = target.split(":")
+
+    def handler(args):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), func_name)(args)
+
+    return handler
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Index commands: ingest, articles, remove, info. Thin: parse results are printed, work is in `index`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register_extra_commands(command) -> None:
+    """Subcommands added by later features (ask, serve, eval) register here."""
+    for module in ("assistant.ask_command", "ui.command", "eval.command"):
+        try:
+            registrar = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue
+        registrar.register(command)
+
+
+def resolve_index(args) -> Path:
+    """The --index folder, or the demo index (built from the bundled corpus when missing or stale)."""
+    if args.index is not None:
+        return args.index
+    from index.demo import DEMO_CORPUS, demo_index_dir
+    from index.embed import resolve_model_path
+
+    folder = demo_index_dir(resolve_model_path(args.model)[0] if args.model else "all-MiniLM-L6-v2")
+    from index.ingest import build_index
+
+    report = build_index([str(DEMO_CORPUS)], folder, encoder_for(args), progress=False)
+    if report.added or report.updated:
+        print(f"demo index ready at {folder} ({len(report.added) + len(report.updated)} articles indexed)",
+              file=sys.stderr)
+    return folder
+
+
+_ENCODERS: dict = {}
+
+
+def encoder_for(args):
+    key = getattr(args, "model", None)
+    if key not in _ENCODERS:
+        from index.embed import load_encoder
+
+        _ENCODERS[key] = load_encoder(key, device=getattr(args, "device", None) or "cpu")
+    return _ENCODERS[key]
+
+
+def ingest(args) -> int:
+    from index.ingest import build_index
+
+    if args.index is None:
+        from index.demo import demo_index_dir
+
+        args.index = demo_index_dir()
+    report = build_index(args.inputs, args.index, encoder_for(args), progress=not args.no_progress)
+    print(report.summary())
+    return 0 if (report.added or report.updated or report.unchanged or not report.skipped) else 1
+
+
+def articles(args) -> int:
+    from index.store import EmbeddedStore
+
+    snapshot = EmbeddedStore.open(resolve_index(args)).snapshot()
+    rows = snapshot.articles()
+    for a in rows:
+        print(f"{a.id}\t{a.published_at or '-'}\t{a.source or '-'}\t{a.n_chunks} chunks\t{a.title}")
+    print(f"{len(rows)} articles", file=sys.stderr)
+    return 0
+
+
+def remove(args) -> int:
+    from index.ingest import remove_articles
+    from index.store import EmbeddedStore
+
+    store = EmbeddedStore.open(resolve_index(args))
+    removed, unknown = remove_articles(store, args.article_ids)
+    for article_id in removed:
+        print(f"removed {article_id}")
+    for article_id in unknown:
+        print(f"error: no article '{article_id}' in {store.folder}", file=sys.stderr)
+    return 1 if unknown else 0
+
+
+def info(args) -> int:
+    from index.store import EmbeddedStore
+
+    store = EmbeddedStore.open(resolve_index(args))
+    stats = store.stats()
+    m = store.manifest
+    print(f"index:      {store.folder}")
+    print(f"store:      {m.store} (FAISS exact inner product + BM25 + SQLite), format {m.format_version}")
+    print(f"model:      {m.model} ({m.dim}-d)")
+    print(f"chunking:   {m.chunking}")
+    print(f"articles:   {stats.articles}")
+    print(f"chunks:     {stats.chunks}")
+    print(f"sentences:  {stats.sentences}")
+    print(f"generation: {stats.generation}")
+    print(f"disk:       {stats.disk_bytes / 1e6:.1f} MB")
+    return 0

@@ -1,0 +1,119 @@
+"""SQLite holds the truth: articles, sentences and chunks with offsets, and the embedding cache.
+
+FAISS and BM25 files are derived from it and stamped with its generation number, so a crash
+between the database commit and the file writes is repaired by rebuilding them on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from index.articles import Article, Chunk, Sentence
+
+DB_NAME = "index.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    authors TEXT NOT NULL DEFAULT '[]',
+    published_at TEXT,
+    url TEXT,
+    path TEXT,
+    content_hash TEXT NOT NULL,
+    record_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_content ON articles(content_hash);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    PRIMARY KEY (article_rowid, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL,
+    last_sentence INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    vector_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_rowid);
+CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.executescript(SCHEMA)
+    return conn
+
+
+def get_generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def article_from_row(row: sqlite3.Row | tuple) -> Article:
+    _, aid, title, body, source, authors, published_at, url, path = row[:9]
+    return Article(aid, title, body, source, tuple(json.loads(authors)), published_at, url, path)
+
+
+ARTICLE_COLUMNS = "rowid, id, title, body, source, authors, published_at, url, path"
+
+
+def insert_article(conn: sqlite3.Connection, article: Article, sentences: list[Sentence],
+                   chunks: list[Chunk], vector_hashes: list[str]) -> None:
+    """Replace any stored article with this id by this one, with its sentences and chunks."""
+    conn.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+    cur = conn.execute(
+        "INSERT INTO articles (id, title, body, source, authors, published_at, url, path, content_hash, record_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (article.id, article.title, article.body, article.source, json.dumps(list(article.authors)),
+         article.published_at, article.url, article.path, article.content_hash, article.record_hash),
+    )
+    rowid = cur.lastrowid
+    conn.executemany(
+        "INSERT INTO sentences (article_rowid, idx, start, end) VALUES (?, ?, ?, ?)",
+        [(rowid, i, s.start, s.end) for i, s in enumerate(sentences)],
+    )
+    conn.executemany(
+        "INSERT INTO chunks (article_rowid, position, start, end, first_sentence, last_sentence, n_tokens, vector_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(rowid, c.position, c.start, c.end, c.first_sentence, c.last_sentence, c.n_tokens, h)
+         for c, h in zip(chunks, vector_hashes, strict=True)],
+    )
+
+
+def cached_vectors(conn: sqlite3.Connection, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for i in range(0, len(hashes), 500):
+        batch = hashes[i:i + 500]
+        marks = ",".join("?" * len(batch))
+        for key, blob in conn.execute(f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})", batch):
+            found[key] = np.frombuffer(blob, dtype=np.float32, count=dim)
+    return found
+
+
+def store_vectors(conn: sqlite3.Connection, items: dict[str, np.ndarray]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO vectors (hash, vector) VALUES (?, ?)",
+        [(key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in items.items()],
+    )

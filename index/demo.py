@@ -1,0 +1,21 @@
+"""The bundled demo corpus and where its index is cached (built on first use)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
+
+
+def cache_home() -> Path:
+    """$ARTICLE_ASSISTANT_HOME, else $XDG_CACHE_HOME/article-assistant, else ~/.cache/article-assistant."""
+    if os.environ.get("ARTICLE_ASSISTANT_HOME"):
+        return Path(os.environ["ARTICLE_ASSISTANT_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "article-assistant"
+
+
+def demo_index_dir(model_name: str = "all-MiniLM-L6-v2") -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_name)
+    return cache_home() / f"demo-index-{safe}"

@@ -1,0 +1,170 @@
+"""Articles → stored index: classify each article (new, changed, unchanged, duplicate), split and
+chunk the new ones, embed what the cache lacks, and commit everything in one transaction."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.articles import Article, Problem, text_hash
+from index.chunk import ChunkSettings, embedding_text, make_chunks
+from index.embed import Encoder
+from index.load import load_inputs
+from index.manifest import Manifest
+from index.sentences import split_sentences
+from index.store import EmbeddedStore, PreparedArticle
+
+EMBED_BATCH = 64  # chunks per encoder call; the encoder sorts by length inside
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; printed as the closing summary."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)  # inputs or articles not stored, with reasons
+    notes: list[Problem] = field(default_factory=list)  # stored, but worth saying (e.g. decoding)
+    chunks_embedded: int = 0
+    chunks_from_cache: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+
+    def summary(self) -> str:
+        lines = [
+            f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+            f"skipped {len(self.skipped)} ({self.chunks_embedded} chunks embedded, "
+            f"{self.chunks_from_cache} from cache, {self.seconds:.1f} s)"
+        ]
+        lines += [f"  skipped {p}" for p in self.skipped]
+        lines += [f"  note: {p}" for p in self.notes]
+        return "\n".join(lines)
+
+
+def manifest_for(encoder: Encoder, settings: ChunkSettings) -> Manifest:
+    return Manifest(model=encoder.name, dim=encoder.dim, chunking=settings.to_dict())
+
+
+def open_store(index_dir: Path | str, encoder: Encoder, settings: ChunkSettings | None = None) -> EmbeddedStore:
+    return EmbeddedStore.open(index_dir, manifest_for(encoder, settings or ChunkSettings()), create=True)
+
+
+def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
+                settings: ChunkSettings | None = None, progress: bool = False) -> IngestReport:
+    """Ingest files, folders and URLs into the index at index_dir (created if missing)."""
+    settings = settings or ChunkSettings()
+    store = open_store(index_dir, encoder, settings)
+    try:
+        return ingest_into(store, load_inputs(inputs), encoder, settings, progress=progress)
+    finally:
+        store.close()
+
+
+def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encoder: Encoder,
+                settings: ChunkSettings, progress: bool = False) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    stored = store.stored_hashes()
+    content_owner = {content: aid for aid, (_, content) in stored.items()}
+    pending: list[Article] = []
+    prepared: list[PreparedArticle] = []
+    bar = _progress_bar(progress)
+    for item in items:
+        if isinstance(item, Problem):
+            (report.notes if _is_note(item) else report.skipped).append(item)
+            continue
+        verdict = _classify(item, stored, content_owner)
+        if verdict == "unchanged":
+            report.unchanged.append(item.id)
+            continue
+        if verdict.startswith("duplicate of "):
+            report.skipped.append(Problem(item.path or item.id, f"'{item.id}' is a {verdict} (same text)"))
+            continue
+        (report.updated if verdict == "update" else report.added).append(item.id)
+        content_owner[item.content_hash] = item.id
+        pending.append(item)
+        if len(pending) >= 32:
+            prepared += _prepare_batch(pending, store, encoder, settings, report, bar)
+            pending = []
+    prepared += _prepare_batch(pending, store, encoder, settings, report, bar)
+    if bar is not None:
+        bar.close()
+    if prepared:
+        report.generation = store.commit(prepared, removals=[])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_articles(store: EmbeddedStore, article_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(removed, unknown) article ids; the removal is one transaction."""
+    stored = store.stored_hashes()
+    removed = [a for a in article_ids if a in stored]
+    unknown = [a for a in article_ids if a not in stored]
+    if removed:
+        store.commit([], removals=removed)
+    return removed, unknown
+
+
+def _is_note(problem: Problem) -> bool:
+    return problem.reason.startswith("not valid UTF-8")
+
+
+def _classify(article: Article, stored: dict[str, tuple[str, str]], content_owner: dict[str, str]) -> str:
+    if article.id in stored:
+        record, _ = stored[article.id]
+        return "unchanged" if record == article.record_hash else "update"
+    owner = content_owner.get(article.content_hash)
+    if owner is not None and owner != article.id:
+        return f"duplicate of '{owner}'"
+    return "new"
+
+
+def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encoder, settings: ChunkSettings,
+                   report: IngestReport, bar) -> list[PreparedArticle]:
+    if not articles:
+        return []
+    split = [split_sentences(a.body) for a in articles]
+    counts = encoder.count_tokens([s.text for sentences in split for s in sentences])
+    prepared, texts = [], []
+    cursor = 0
+    for article, sentences in zip(articles, split, strict=True):
+        article_counts = counts[cursor:cursor + len(sentences)]
+        cursor += len(sentences)
+        chunks = make_chunks(article.body, sentences, article_counts, settings)
+        chunk_texts = [embedding_text(article.title, c.text, settings) for c in chunks]
+        hashes = [text_hash(t) for t in chunk_texts]
+        prepared.append(PreparedArticle(article, sentences, chunks, hashes))
+        texts += zip(hashes, chunk_texts, [c.n_tokens for c in chunks], strict=True)
+    _embed_missing(texts, store, encoder, report)
+    if bar is not None:
+        bar.update(len(articles))
+        bar.set_postfix(chunks=report.chunks_embedded + report.chunks_from_cache, refresh=False)
+    return prepared
+
+
+def _embed_missing(texts: list[tuple[str, str, int]], store: EmbeddedStore, encoder: Encoder,
+                   report: IngestReport) -> None:
+    unique = dict((h, (t, n)) for h, t, n in texts)
+    cached = store.cached_vectors(list(unique))
+    missing = [(h, t, n) for h, (t, n) in unique.items() if h not in cached]
+    report.chunks_from_cache += len(texts) - len(missing)
+    missing.sort(key=lambda item: len(item[1]))  # similar lengths per batch: less padding
+    for i in range(0, len(missing), EMBED_BATCH):
+        batch = missing[i:i + EMBED_BATCH]
+        vectors = encoder.encode([t for _, t, _ in batch])
+        store.cache_vectors({h: v for (h, _, _), v in zip(batch, vectors, strict=True)})
+        report.chunks_embedded += len(batch)
+        report.tokens_embedded += sum(n for _, _, n in batch)
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True, desc="ingest")

@@ -1,0 +1,325 @@
+"""The store behind one small interface: a writer that applies changes atomically, and
+read-only snapshots that searches run against.
+
+`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; a distributed backend
+(Milvus) would implement the same `Store` and `Snapshot` protocols.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from index import database as db
+from index.articles import Article, Chunk, Sentence
+from index.keywords import KeywordIndex
+from index.manifest import Manifest, fsync_dir, read_manifest, write_manifest
+from index.vectors import VectorIndex
+
+
+class IndexNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as searched: its text is article.body[start:end]."""
+
+    id: int
+    position: int  # row in the vector and keyword indexes
+    article_id: str
+    chunk_index: int  # order within the article
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    id: str
+    title: str
+    source: str
+    published_at: str | None
+    url: str | None
+    authors: tuple[str, ...]
+    path: str | None
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    articles: int
+    chunks: int
+    sentences: int
+    generation: int
+    disk_bytes: int
+
+
+class Snapshot(Protocol):
+    manifest: Manifest
+    generation: int
+
+    def search_dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_keyword(self, text: str, k: int, mask: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]: ...
+    def chunk(self, position: int) -> StoredChunk: ...
+    def article(self, article_id: str) -> Article: ...
+    def sentences(self, article_id: str) -> list[Sentence]: ...
+    def articles(self) -> list[ArticleInfo]: ...
+
+
+class Store(Protocol):
+    manifest: Manifest
+
+    def snapshot(self) -> Snapshot: ...
+    def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int: ...
+    def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]: ...
+    def cache_vectors(self, items: dict[str, np.ndarray]) -> None: ...
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article ready to store: split, chunked and with one vector hash per chunk."""
+
+    article: Article
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    vector_hashes: list[str]
+
+
+class EmbeddedSnapshot:
+    """A consistent read view: SQLite read transaction + FAISS + BM25 of the same generation."""
+
+    def __init__(self, folder: Path, manifest: Manifest):
+        self.folder = folder
+        self.manifest = manifest
+        self.conn = db.connect(folder / db.DB_NAME)
+        self.conn.execute("BEGIN")  # WAL keeps this view fixed while writers commit
+        self.generation = db.get_generation(self.conn)
+        rows = self.conn.execute(
+            "SELECT c.id, c.article_rowid, c.position, c.start, c.end, c.first_sentence, c.last_sentence"
+            " FROM chunks c ORDER BY c.id"
+        ).fetchall()
+        table = np.array(rows, dtype=np.int64).reshape(-1, 7)
+        self.chunk_ids, self.chunk_article_rowid = table[:, 0], table[:, 1]
+        self._chunk_table = table
+        self._articles = {r[0]: r for r in self.conn.execute(
+            "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
+            " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid) FROM articles a")}
+        self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
+        self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
+        self._body_cache: dict[int, str] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def search_dense(self, vector, k, mask=None):
+        return self.vectors.search(vector, k, mask)
+
+    def search_keyword(self, text, k, mask=None):
+        return self.keywords.search(text, k, mask)
+
+    def _body(self, rowid: int) -> str:
+        if rowid not in self._body_cache:
+            if len(self._body_cache) > 2048:
+                self._body_cache.clear()
+            row = self.conn.execute("SELECT body FROM articles WHERE rowid = ?", (rowid,)).fetchone()
+            self._body_cache[rowid] = row[0]
+        return self._body_cache[rowid]
+
+    def chunk(self, position: int) -> StoredChunk:
+        cid, rowid, idx, start, end, first, last = (int(v) for v in self._chunk_table[position])
+        text = self._body(rowid)[start:end]
+        return StoredChunk(cid, int(position), self._articles[rowid][1], idx, start, end, first, last, text)
+
+    def article_rowid(self, article_id: str) -> int:
+        if article_id not in self._rowid_by_id:
+            raise KeyError(f"no article '{article_id}' in the index")
+        return self._rowid_by_id[article_id]
+
+    def article(self, article_id: str) -> Article:
+        row = self.conn.execute(
+            f"SELECT {db.ARTICLE_COLUMNS} FROM articles WHERE rowid = ?", (self.article_rowid(article_id),)
+        ).fetchone()
+        return db.article_from_row(row)
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        rowid = self.article_rowid(article_id)
+        body = self._body(rowid)
+        rows = self.conn.execute(
+            "SELECT start, end FROM sentences WHERE article_rowid = ? ORDER BY idx", (rowid,)
+        ).fetchall()
+        return [Sentence(s, e, body[s:e]) for s, e in rows]
+
+    def info(self, article_id: str) -> ArticleInfo:
+        return _info(self._articles[self.article_rowid(article_id)])
+
+    def articles(self) -> list[ArticleInfo]:
+        return sorted((_info(r) for r in self._articles.values()),
+                      key=lambda a: (a.published_at or "", a.title), reverse=True)
+
+    def positions_of_articles(self, article_ids: set[str]) -> np.ndarray:
+        rowids = [self._rowid_by_id[a] for a in article_ids if a in self._rowid_by_id]
+        return np.isin(self.chunk_article_rowid, rowids)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _info(row) -> ArticleInfo:
+    import json
+
+    _, aid, title, source, published_at, url, authors, path, n_chunks = row
+    return ArticleInfo(aid, title, source, published_at, url, tuple(json.loads(authors)), path, n_chunks)
+
+
+def artifact_paths(folder: Path, generation: int) -> tuple[Path, Path]:
+    return folder / f"dense-{generation}.faiss", folder / f"keyword-{generation}"
+
+
+def load_or_build_artifacts(folder: Path, conn, manifest: Manifest, generation: int):
+    dense_path, keyword_path = artifact_paths(folder, generation)
+    if dense_path.exists() and (keyword_path / "size.txt").exists():
+        try:
+            vectors = VectorIndex.load(dense_path, manifest.dim)
+            keywords = KeywordIndex.load(keyword_path)
+            n = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            if vectors.size == n and keywords.size == n:
+                return vectors, keywords
+        except Exception:  # noqa: BLE001 - a damaged derived file is rebuilt from the database
+            pass
+    vectors, keywords = build_artifacts(conn, manifest)
+    with contextlib.suppress(OSError):  # read-only folder: the in-memory copy serves this process
+        save_artifacts(folder, generation, vectors, keywords)
+    return vectors, keywords
+
+
+def build_artifacts(conn, manifest: Manifest) -> tuple[VectorIndex, KeywordIndex]:
+    """FAISS and BM25 rebuilt from the database, in chunk-id order."""
+    rows = conn.execute(
+        "SELECT c.article_rowid, c.start, c.end, v.vector FROM chunks c"
+        " JOIN vectors v ON v.hash = c.vector_hash ORDER BY c.id"
+    ).fetchall()
+    n_chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    if len(rows) != n_chunks:
+        raise RuntimeError("index database is missing vectors for some chunks; rebuild the index")
+    titles, bodies = {}, {}
+    for rowid, title, body in conn.execute("SELECT rowid, title, body FROM articles"):
+        titles[rowid], bodies[rowid] = title, body
+    matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(-1, manifest.dim)
+    texts = [f"{titles[r[0]]}\n{bodies[r[0]][r[1]:r[2]]}" for r in rows]
+    return VectorIndex.build(matrix, manifest.dim), KeywordIndex.build(texts)
+
+
+def save_artifacts(folder: Path, generation: int, vectors: VectorIndex, keywords: KeywordIndex) -> None:
+    dense_path, keyword_path = artifact_paths(folder, generation)
+    tmp_dense = dense_path.with_name(dense_path.name + ".tmp")
+    tmp_keyword = keyword_path.with_name(keyword_path.name + ".tmp")
+    vectors.save(tmp_dense)
+    keywords.save(tmp_keyword)
+    for path in [tmp_dense, *tmp_keyword.iterdir()]:
+        with open(path, "rb+") as handle:
+            os.fsync(handle.fileno())
+    if keyword_path.exists():
+        shutil.rmtree(keyword_path)
+    tmp_keyword.rename(keyword_path)
+    tmp_dense.replace(dense_path)
+    fsync_dir(folder)
+
+
+def remove_stale_artifacts(folder: Path, keep_generation: int) -> None:
+    keep = {p.name for p in artifact_paths(folder, keep_generation)}
+    for path in folder.iterdir():
+        if path.name.startswith(("dense-", "keyword-")) and path.name not in keep:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+class EmbeddedStore:
+    """FAISS + BM25 + SQLite in one folder. Only one writer at a time (a lock file)."""
+
+    def __init__(self, folder: Path, manifest: Manifest):
+        self.folder = folder
+        self.manifest = manifest
+        self.conn = db.connect(folder / db.DB_NAME)
+
+    @classmethod
+    def open(cls, folder: Path | str, expected: Manifest | None = None, create: bool = False) -> EmbeddedStore:
+        """Open an index folder; with `create`, make it if missing. Refuses a differently built index."""
+        folder = Path(folder)
+        stored = read_manifest(folder) if folder.exists() else None
+        if stored is None:
+            if not create or expected is None:
+                raise IndexNotFound(f"{folder}: no index here (run 'assistant ingest --index {folder} FILES')")
+            folder.mkdir(parents=True, exist_ok=True)
+            write_manifest(folder, expected)
+            stored = expected
+        elif expected is not None:
+            stored.check_compatible(expected, folder)
+        return cls(folder, stored)
+
+    def snapshot(self) -> EmbeddedSnapshot:
+        with self.write_lock():
+            return EmbeddedSnapshot(self.folder, self.manifest)
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        with open(self.folder / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        return db.cached_vectors(self.conn, hashes, self.manifest.dim)
+
+    def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
+        """The cache is not index state: it is committed on its own, so a killed ingest keeps it."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            db.store_vectors(self.conn, items)
+
+    def stored_hashes(self) -> dict[str, tuple[str, str]]:
+        """article id -> (record hash, content hash) of what is stored now."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, record_hash, content_hash FROM articles")}
+
+    def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int:
+        """Apply all changes in one transaction (the commit point), then write the derived files."""
+        with self.write_lock():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for article_id in removals:
+                    self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                for item in additions:
+                    db.insert_article(self.conn, item.article, item.sentences, item.chunks, item.vector_hashes)
+                generation = db.get_generation(self.conn) + 1
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            vectors, keywords = build_artifacts(self.conn, self.manifest)
+            save_artifacts(self.folder, generation, vectors, keywords)
+            remove_stale_artifacts(self.folder, generation)
+            return generation
+
+    def stats(self) -> StoreStats:
+        count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
+        size = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return StoreStats(count("articles"), count("chunks"), count("sentences"), db.get_generation(self.conn), size)
+
+    def close(self) -> None:
+        self.conn.close()
