@@ -51,7 +51,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_rowid);
-CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+-- Embedding cache keyed by the embedded text's hash: the chunk vector (float32) and its
+-- sentences' pooled vectors (float16, one row per sentence of the chunk).
+CREATE TABLE IF NOT EXISTS vectors (
+    hash TEXT PRIMARY KEY, vector BLOB NOT NULL, sentence_vectors BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -112,8 +116,17 @@ def cached_vectors(conn: sqlite3.Connection, hashes: list[str], dim: int) -> dic
     return found
 
 
-def store_vectors(conn: sqlite3.Connection, items: dict[str, np.ndarray]) -> None:
+def store_vectors(conn: sqlite3.Connection, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     conn.executemany(
-        "INSERT OR IGNORE INTO vectors (hash, vector) VALUES (?, ?)",
-        [(key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in items.items()],
+        "INSERT OR IGNORE INTO vectors (hash, vector, sentence_vectors) VALUES (?, ?, ?)",
+        [(key, np.asarray(vec, dtype=np.float32).tobytes(), np.asarray(sent, dtype=np.float16).tobytes())
+         for key, (vec, sent) in items.items()],
     )
+
+
+def sentence_vectors(conn: sqlite3.Connection, chunk_id: int, dim: int) -> np.ndarray:
+    row = conn.execute(
+        "SELECT v.sentence_vectors FROM chunks c JOIN vectors v ON v.hash = c.vector_hash WHERE c.id = ?",
+        (chunk_id,),
+    ).fetchone()
+    return np.frombuffer(row[0], dtype=np.float16).reshape(-1, dim).astype(np.float32)

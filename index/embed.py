@@ -44,7 +44,12 @@ class SentenceTransformerEncoder:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         self.name, path = resolve_model_path(model)
         self.model = SentenceTransformer(path, device=device)
@@ -63,6 +68,23 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_with_sentences(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                              ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Chunk vectors plus one vector per sentence span, from the same forward pass: each sentence's
+        vector is the mean of its tokens' contextual embeddings, so answers need no second model run."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outputs = self.model.encode(list(texts), batch_size=self.batch_size, output_value=None,
+                                    show_progress_bar=False)
+        offsets = self.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                 max_length=self.max_tokens)["offset_mapping"]
+        chunk_vectors = normalize_rows(np.stack([o["sentence_embedding"].float().numpy() for o in outputs]))
+        sentence_vectors = [
+            pool_spans(o["token_embeddings"].float().numpy(), np.asarray(off), text_spans, chunk_vec)
+            for o, off, text_spans, chunk_vec in zip(outputs, offsets, spans, chunk_vectors, strict=True)
+        ]
+        return chunk_vectors, sentence_vectors
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
@@ -72,6 +94,35 @@ class SentenceTransformerEncoder:
 
 def load_encoder(model: str | None = None, device: str = "cpu") -> Encoder:
     return SentenceTransformerEncoder(model, device=device)
+
+
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]],
+               fallback: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors whose characters fall inside each span (unit length); a span the
+    model truncated away gets the whole chunk's vector."""
+    n = min(len(tokens), len(offsets))
+    tokens, offsets = tokens[:n], offsets[:n]
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    out = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        out[i] = tokens[inside].mean(axis=0) if inside.any() else fallback
+    return normalize_rows(out)
+
+
+def encode_chunks(encoder: Encoder, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Chunk and sentence vectors: one pass when the encoder can pool spans, else two."""
+    if hasattr(encoder, "encode_with_sentences"):
+        return encoder.encode_with_sentences(texts, spans)
+    chunk_vectors = encoder.encode(texts)
+    pieces = [[text[a:b] for a, b in text_spans] for text, text_spans in zip(texts, spans, strict=True)]
+    flat = encoder.encode([p for group in pieces for p in group])
+    out, cursor = [], 0
+    for group in pieces:
+        out.append(flat[cursor:cursor + len(group)])
+        cursor += len(group)
+    return chunk_vectors, out
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from index.articles import Article, Problem, text_hash
 from index.chunk import ChunkSettings, embedding_text, make_chunks
-from index.embed import Encoder
+from index.embed import Encoder, encode_chunks
 from index.load import load_inputs
 from index.manifest import Manifest
 from index.sentences import split_sentences
@@ -139,7 +139,8 @@ def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encod
         chunk_texts = [embedding_text(article.title, c.text, settings) for c in chunks]
         hashes = [text_hash(t) for t in chunk_texts]
         prepared.append(PreparedArticle(article, sentences, chunks, hashes))
-        texts += zip(hashes, chunk_texts, [c.n_tokens for c in chunks], strict=True)
+        for chunk, text, key in zip(chunks, chunk_texts, hashes, strict=True):
+            texts.append((key, text, chunk.n_tokens, _sentence_spans(chunk, sentences, len(text) - len(chunk.text))))
     _embed_missing(texts, store, encoder, report)
     if bar is not None:
         bar.update(len(articles))
@@ -147,19 +148,24 @@ def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encod
     return prepared
 
 
-def _embed_missing(texts: list[tuple[str, str, int]], store: EmbeddedStore, encoder: Encoder,
-                   report: IngestReport) -> None:
-    unique = dict((h, (t, n)) for h, t, n in texts)
+def _sentence_spans(chunk, sentences, prefix: int) -> list[tuple[int, int]]:
+    """Each sentence's span inside the embedded text (which may start with the title)."""
+    return [(prefix + s.start - chunk.start, prefix + s.end - chunk.start)
+            for s in sentences[chunk.first_sentence:chunk.last_sentence + 1]]
+
+
+def _embed_missing(texts: list[tuple], store: EmbeddedStore, encoder: Encoder, report: IngestReport) -> None:
+    unique = {item[0]: item for item in texts}
     cached = store.cached_vectors(list(unique))
-    missing = [(h, t, n) for h, (t, n) in unique.items() if h not in cached]
+    missing = [item for key, item in unique.items() if key not in cached]
     report.chunks_from_cache += len(texts) - len(missing)
     missing.sort(key=lambda item: len(item[1]))  # similar lengths per batch: less padding
     for i in range(0, len(missing), EMBED_BATCH):
         batch = missing[i:i + EMBED_BATCH]
-        vectors = encoder.encode([t for _, t, _ in batch])
-        store.cache_vectors({h: v for (h, _, _), v in zip(batch, vectors, strict=True)})
+        vectors, sentence_vectors = encode_chunks(encoder, [t for _, t, _, _ in batch], [s for *_, s in batch])
+        store.cache_vectors({item[0]: (v, sv) for item, v, sv in zip(batch, vectors, sentence_vectors, strict=True)})
         report.chunks_embedded += len(batch)
-        report.tokens_embedded += sum(n for _, _, n in batch)
+        report.tokens_embedded += sum(n for _, _, n, _ in batch)
 
 
 def _progress_bar(enabled: bool):

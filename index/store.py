@@ -86,7 +86,7 @@ class Store(Protocol):
     def snapshot(self) -> Snapshot: ...
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int: ...
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]: ...
-    def cache_vectors(self, items: dict[str, np.ndarray]) -> None: ...
+    def cache_vectors(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,9 @@ class EmbeddedSnapshot:
             "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
             " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid) FROM articles a")}
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
+        per_article = [self._articles[int(r)] for r in self.chunk_article_rowid]
+        self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
+        self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=object)  # "" = undated
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
         self._body_cache: dict[int, str] = {}
 
@@ -144,6 +147,10 @@ class EmbeddedSnapshot:
         cid, rowid, idx, start, end, first, last = (int(v) for v in self._chunk_table[position])
         text = self._body(rowid)[start:end]
         return StoredChunk(cid, int(position), self._articles[rowid][1], idx, start, end, first, last, text)
+
+    def sentence_vectors(self, position: int) -> np.ndarray:
+        """Pooled vectors of the chunk's sentences, first_sentence..last_sentence, unit length."""
+        return db.sentence_vectors(self.conn, int(self.chunk_ids[position]), self.manifest.dim)
 
     def article_rowid(self, article_id: str) -> int:
         if article_id not in self._rowid_by_id:
@@ -286,7 +293,7 @@ class EmbeddedStore:
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
         return db.cached_vectors(self.conn, hashes, self.manifest.dim)
 
-    def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
+    def cache_vectors(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """The cache is not index state: it is committed on its own, so a killed ingest keeps it."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
