@@ -1,0 +1,56 @@
+"""`assistant ask`: print a cited answer and its numbered sources, or the full result as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+
+def register(command) -> None:
+    p = command("ask", "Answer a question from the indexed articles, with citations.",
+                "assistant.ask_command:run")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages to retrieve and summarise (default 5)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
+    p.add_argument("--sentences", type=int, default=3, help="answer length in sentences (default 3)")
+    p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    p.add_argument("--article", action="append", default=[], help="only this article id (repeatable)")
+    p.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def run(args) -> int:
+    from assistant.commands import encoder_for
+    from assistant.engine import Assistant
+    from assistant.results import Filters
+
+    filters = Filters(tuple(args.source), tuple(args.article), args.date_from, args.date_to)
+    assistant = Assistant.load(args.index, encoder=encoder_for(args))
+    answer = assistant.ask(args.question, filters=filters, k=args.k, mode=args.mode, max_sentences=args.sentences)
+    if args.json:
+        json.dump(answer.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer) -> str:
+    lines = [textwrap.fill(answer.text, width=100), ""]
+    if answer.note:
+        lines += [f"({answer.note})", ""]
+    if answer.abstained:
+        shown = [(i + 1, p, ()) for i, p in enumerate(answer.passages[:3])]
+        lines.append("Closest passages:")
+    else:
+        shown = [(c.number, c.passage, c.highlights) for c in answer.cited]
+        lines.append("Sources:")
+    for number, passage, _ in shown:
+        meta = ", ".join(x for x in (passage.source, passage.published_at) if x)
+        lines.append(f"[{number}] {passage.title}" + (f" ({meta})" if meta else "") + f"  id={passage.article_id}")
+        if passage.url:
+            lines.append(f"    {passage.url}")
+        lines.append(textwrap.indent(textwrap.fill(passage.text, width=96), "    "))
+    return "\n".join(lines)

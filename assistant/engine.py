@@ -1,0 +1,169 @@
+"""The engine's public API: `Assistant.load(index_dir).ask(question)` → a cited extractive Answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.converse import Turn, resolve
+from assistant.group import group_by_article
+from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
+from assistant.retrieve import retrieve
+from assistant.summarize import SummarySettings, candidates, select
+
+# Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
+ABSTAIN_THRESHOLD = 0.45
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    mode: str = "hybrid"
+    k: int = 5  # passages shown and summarised
+    per_article: int = 2  # at most this many of the k passages from one article
+    depth: int = 100  # candidates taken from each retriever before fusion
+    abstain_threshold: float = ABSTAIN_THRESHOLD
+    summary: SummarySettings = SummarySettings()
+
+
+class Assistant:
+    """Holds one index snapshot and the encoder; `reload()` swaps in a newer snapshot atomically,
+    so a question never sees a half-written index."""
+
+    def __init__(self, store, encoder, settings: AskSettings | None = None):
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings or AskSettings()
+        self._lock = threading.Lock()
+        self.snapshot = store.snapshot()
+
+    @classmethod
+    def load(cls, index_dir: Path | str | None = None, encoder=None, model: str | None = None,
+             settings: AskSettings | None = None) -> Assistant:
+        """Open an index (default: the demo corpus's, built on first use) with its embedding model."""
+        from index.embed import load_encoder
+        from index.store import EmbeddedStore
+
+        encoder = encoder or load_encoder(model)
+        if index_dir is None:
+            index_dir = ensure_demo_index(encoder)
+        from index.ingest import manifest_for
+
+        store = EmbeddedStore.open(index_dir)
+        store.manifest.check_compatible(
+            manifest_for(encoder, _settings_of(store.manifest)), Path(index_dir))
+        return cls(store, encoder, settings)
+
+    def reload(self) -> None:
+        fresh = self.store.snapshot()
+        with self._lock:
+            old, self.snapshot = self.snapshot, fresh
+        old.close()
+
+    def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), filters: Filters | None = None,
+            k: int | None = None, mode: str | None = None, max_sentences: int | None = None) -> Answer:
+        started = time.perf_counter()
+        snapshot = self.snapshot  # one snapshot for the whole question
+        settings = self.settings
+        k = k or settings.k
+        mode = mode or settings.mode
+        summary = settings.summary if max_sentences is None else _with(settings.summary, max_sentences)
+        question = question.strip()
+        resolved = resolve(question, [as_turn(h) for h in history])
+
+        retrieval = retrieve(snapshot, self.encoder, resolved.query, mode=mode, depth=settings.depth,
+                             filters=filters)
+        timings = dict(retrieval.timings)
+        ranked = _boost(retrieval.passages, resolved.boost_article_ids)
+        t = time.perf_counter()
+        top = group_by_article(ranked, k, per_article=settings.per_article)
+        timings["grouping"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        cands = candidates(snapshot, top, resolved.query, retrieval.query_vector, summary)
+        vectors = _candidate_vectors(snapshot, top)
+        chosen = select(cands, vectors, summary)
+        confidence = max((c.similarity * 0.7 + c.overlap * 0.3 for c in cands), default=0.0)
+        abstained = not chosen or confidence < settings.abstain_threshold
+        sentences, cited = ((), ()) if abstained else cite(chosen, top)
+        timings["sentence_selection"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        note = resolved.note
+        if abstained:
+            note = (note + "; " if note else "") + f"evidence too weak (confidence {confidence:.2f})"
+        return Answer(
+            question=question, query=resolved.query, sentences=sentences, cited=cited,
+            passages=tuple(ranked), abstained=abstained, confidence=round(confidence, 4), mode=mode,
+            filters=filters or Filters(), note=note, timings=timings,
+        )
+
+    def close(self) -> None:
+        self.snapshot.close()
+        self.store.close()
+
+
+def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...], tuple[CitedPassage, ...]]:
+    """Number passages in order of first citation; highlight each cited sentence inside its passage."""
+    numbers: dict[int, int] = {}
+    highlights: dict[int, list[tuple[int, int]]] = {}
+    sentences = []
+    for c in chosen:
+        number = numbers.setdefault(c.passage_index, len(numbers) + 1)
+        passage = passages[c.passage_index]
+        highlights.setdefault(c.passage_index, []).append((c.start - passage.start, c.end - passage.start))
+        sentences.append(AnswerSentence(c.text, number, c.article_id, c.start, c.end, round(c.score, 4)))
+    cited = tuple(CitedPassage(n, passages[i], tuple(sorted(highlights[i]))) for i, n in numbers.items())
+    return tuple(sentences), cited
+
+
+def as_turn(item: Answer | Turn | str) -> Turn:
+    if isinstance(item, Turn):
+        return item
+    if isinstance(item, str):
+        return Turn(item, item)
+    return Turn(item.question, item.query, "" if item.abstained else item.text,
+                tuple(dict.fromkeys(c.passage.article_id for c in item.cited)))
+
+
+def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passage]:
+    """Follow-ups: passages of the articles cited in the previous turn move up (stable otherwise)."""
+    if not article_ids:
+        return passages
+    wanted = set(article_ids)
+    first = [p for p in passages[:20] if p.article_id in wanted]
+    return first + [p for p in passages if p not in first]
+
+
+def _candidate_vectors(snapshot, passages: Sequence[Passage]) -> dict[tuple[str, int], np.ndarray]:
+    vectors = {}
+    for passage in passages:
+        chunk = snapshot.chunk(passage.position)
+        for offset, vector in enumerate(snapshot.sentence_vectors(passage.position)):
+            vectors[(passage.article_id, chunk.first_sentence + offset)] = vector
+    return vectors
+
+
+def _with(summary: SummarySettings, max_sentences: int) -> SummarySettings:
+    from dataclasses import replace
+
+    return replace(summary, max_sentences=max_sentences)
+
+
+def _settings_of(manifest):
+    from index.chunk import ChunkSettings
+
+    return ChunkSettings(**manifest.chunking)
+
+
+def ensure_demo_index(encoder) -> Path:
+    """Build (or refresh, incrementally) the bundled demo corpus's index and return its folder."""
+    from index.demo import DEMO_CORPUS, demo_index_dir
+    from index.ingest import build_index
+
+    folder = demo_index_dir(encoder.name)
+    build_index([str(DEMO_CORPUS)], folder, encoder)
+    return folder

@@ -1,0 +1,33 @@
+"""Passages → per-article groups, so one long article cannot fill every slot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.results import Passage
+
+
+def group_by_article(passages: Sequence[Passage], k: int, per_article: int = 2) -> list[Passage]:
+    """The top k passages with at most `per_article` from one article, articles ranked by their best
+    passage and each article's passages kept together (best first)."""
+    groups: dict[str, list[Passage]] = {}
+    for passage in passages:  # passages arrive best first, so dict order is article rank
+        group = groups.setdefault(passage.article_id, [])
+        if len(group) < per_article:
+            group.append(passage)
+    # Every article's best passage comes before any article's second one.
+    firsts = [g[0] for g in groups.values()]
+    if len(firsts) >= k:
+        return firsts[:k]
+    seconds = [p for g in groups.values() for p in g[1:]]
+    extra = sorted(seconds, key=lambda p: -p.score)[: k - len(firsts)]
+    keep = {p.chunk_id for p in firsts + extra}
+    return [p for g in groups.values() for p in g if p.chunk_id in keep]
+
+
+def article_ranking(passages: Sequence[Passage]) -> list[str]:
+    """Article ids in the order of their best passage (the article's rank is its best chunk's)."""
+    seen: dict[str, None] = {}
+    for passage in passages:
+        seen.setdefault(passage.article_id, None)
+    return list(seen)

@@ -1,0 +1,90 @@
+"""What `Assistant.ask` returns: frozen dataclasses that serialise to JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some sources, articles or a published-date range (ISO dates, inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.sources or self.article_ids or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's metadata; start/end are offsets in the article body."""
+
+    position: int
+    chunk_id: int
+    article_id: str
+    title: str
+    source: str
+    published_at: str | None
+    url: str | None
+    text: str
+    start: int
+    end: int
+    score: float  # the fused score that ranked it
+    dense_score: float | None = None
+    keyword_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """A verbatim article sentence: article.body[start:end] == text. `citation` is its [n]."""
+
+    text: str
+    citation: int
+    article_id: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class CitedPassage:
+    """Passage [number] of the answer; highlights are (start, end) offsets within passage.text."""
+
+    number: int
+    passage: Passage
+    highlights: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    query: str  # what was searched: the question, expanded from the conversation when elliptical
+    sentences: tuple[AnswerSentence, ...]
+    cited: tuple[CitedPassage, ...]
+    passages: tuple[Passage, ...]  # everything retrieved, best first
+    abstained: bool
+    confidence: float
+    mode: str
+    filters: Filters = field(default_factory=Filters)
+    note: str = ""  # e.g. why it abstained, or how a follow-up was read
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def text(self) -> str:
+        """The answer as one paragraph with [n] markers, or the abstention message."""
+        if self.abstained:
+            return ABSTAIN_MESSAGE
+        return " ".join(f"{s.text} [{s.citation}]" for s in self.sentences)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["text"] = self.text
+        return data
+
+
+ABSTAIN_MESSAGE = "The articles do not seem to answer this question. The closest passages are listed below."

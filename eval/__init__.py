@@ -1,0 +1,1 @@
+"""Offline evaluation: datasets → runs → metrics → reports."""
