@@ -39,6 +39,7 @@ class Assistant:
         self.encoder = encoder
         self.settings = settings or AskSettings()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one ingest or removal at a time in this process
         self.snapshot = store.snapshot()
 
     @classmethod
@@ -100,6 +101,40 @@ class Assistant:
             passages=tuple(ranked), abstained=abstained, confidence=round(confidence, 4), mode=mode,
             filters=filters or Filters(), note=note, timings=timings,
         )
+
+    # Corpus management, so that front ends need only this class.
+    def articles(self):
+        """ArticleInfo rows of the current snapshot, newest first."""
+        return self.snapshot.articles()
+
+    def article(self, article_id: str):
+        """The full Article (body, metadata) from the current snapshot."""
+        return self.snapshot.article(article_id)
+
+    def sentences(self, article_id: str):
+        return self.snapshot.sentences(article_id)
+
+    def ingest(self, inputs: Sequence[str], progress=None):
+        """Add files, folders or URLs; questions keep using the old snapshot until the commit,
+        then the new one. `progress(done_articles)` is called as articles are prepared."""
+        from index.chunk import ChunkSettings
+        from index.ingest import ingest_into
+        from index.load import load_inputs
+
+        with self._write_lock:
+            report = ingest_into(self.store, load_inputs(inputs), self.encoder,
+                                 ChunkSettings(**self.store.manifest.chunking), progress=progress)
+            self.reload()
+        return report
+
+    def remove(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(removed, unknown) ids; one transaction, then the new snapshot is swapped in."""
+        from index.ingest import remove_articles
+
+        with self._write_lock:
+            result = remove_articles(self.store, list(article_ids))
+            self.reload()
+        return result
 
     def close(self) -> None:
         self.snapshot.close()

@@ -168,7 +168,26 @@ def _embed_missing(texts: list[tuple], store: EmbeddedStore, encoder: Encoder, r
         report.tokens_embedded += sum(n for _, _, n, _ in batch)
 
 
-def _progress_bar(enabled: bool):
+class _CallbackBar:
+    """tqdm's update/set_postfix/close, reporting to a function (a UI progress bar)."""
+
+    def __init__(self, callback):
+        self.callback, self.n = callback, 0
+
+    def update(self, n: int) -> None:
+        self.n += n
+        self.callback(self.n)
+
+    def set_postfix(self, **_) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(enabled):
+    if callable(enabled):
+        return _CallbackBar(enabled)
     if not enabled:
         return None
     from tqdm import tqdm

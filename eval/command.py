@@ -1,0 +1,87 @@
+"""`assistant eval DATASET`: build or reuse the dataset's index, run each configuration, write reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(command) -> None:
+    p = command("eval", "Measure retrieval and answers on a dataset (questions JSONL, BEIR folder, "
+                "or 'synthetic' for questions drawn from the index itself).", "eval.command:run")
+    p.add_argument("dataset", help="questions .jsonl (RealTime QA format), a BEIR folder, or 'synthetic'")
+    p.add_argument("--modes", default="dense,keyword,hybrid", help="comma-separated retrieval modes")
+    p.add_argument("-k", "--k", dest="ks", default="5", help="comma-separated passage counts for answers")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: runs/eval-<dataset>)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
+    p.add_argument("--synthetic-n", type=int, default=100, help="articles sampled for synthetic questions")
+    p.add_argument("--json", action="store_true", help="print metrics per configuration as JSON")
+
+
+def run(args) -> int:
+    from assistant.commands import encoder_for
+    from assistant.engine import Assistant
+    from eval.datasets import DatasetError
+    from eval.runs import Config, ensure_index, run_config
+
+    encoder = encoder_for(args)
+    try:
+        dataset, index_dir = _dataset_and_index(args, encoder)
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    index_dir, build_seconds = ensure_index(dataset, index_dir, encoder)
+    assistant = Assistant.load(index_dir, encoder=encoder)
+    configs = [Config(mode.strip(), int(k)) for mode in args.modes.split(",") for k in args.ks.split(",")]
+    results = {}
+    for config in configs:
+        print(f"running {config.name} on {len(dataset.questions)} questions ...", file=sys.stderr)
+        results[config.name] = run_config(assistant, dataset, config, limit=args.limit)
+    out = args.out or Path("runs") / f"eval-{dataset.name}"
+    files = write(out, dataset, results, build_seconds, index_dir)
+    if args.json:
+        json.dump({name: r.metrics for name, r in results.items()}, sys.stdout, indent=2)
+        print()
+    else:
+        print(files.report_md.read_text())
+    print(f"reports in {out}", file=sys.stderr)
+    return 0
+
+
+def _dataset_and_index(args, encoder):
+    from eval.datasets import load_dataset, synthetic_questions
+    from index.demo import cache_home
+
+    if args.dataset == "synthetic":
+        from assistant.commands import resolve_index
+        from index.store import EmbeddedStore
+
+        index_dir = resolve_index(args)
+        snapshot = EmbeddedStore.open(index_dir).snapshot()
+        articles = [(a.id, a.title, snapshot.article(a.id).body) for a in snapshot.articles()]
+        return synthetic_questions(articles, n=args.synthetic_n), index_dir
+    dataset = load_dataset(args.dataset, split=args.split)
+    index_dir = args.index or cache_home() / f"eval-index-{dataset.name}-{encoder.name}"
+    return dataset, index_dir
+
+
+def write(out: Path, dataset, results, build_seconds: float, index_dir: Path):
+    from dataclasses import asdict
+
+    from eval.report import write_report
+
+    metrics = {name: {**r.metrics, "index_build_seconds": build_seconds} for name, r in results.items()}
+    per_question = {name: [_row(asdict(q)) for q in r.questions] for name, r in results.items()}
+    runs = {name: {q.id: list(q.ranking) for q in r.questions if q.id in dataset.qrels} for name, r in results.items()}
+    label = " (synthetic questions)" if dataset.synthetic else ""
+    notes = [f"dataset: {dataset.name}{label}, {len(dataset.questions)} questions; index: {index_dir}",
+             "retrieval judged per article (an article's rank is its best passage's)"]
+    return write_report(out, metrics, per_question=per_question, runs=runs,
+                        title=f"Evaluation: {dataset.name}{label}", notes=notes)
+
+
+def _row(row: dict) -> dict:
+    row.pop("ranking", None)
+    return row

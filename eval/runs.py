@@ -1,0 +1,151 @@
+"""Dataset + configurations → per-question results and metrics, through the real engine."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from eval.datasets import Dataset, Question
+from eval.metrics import aggregate, evaluate_run, evidence_recall_at_k, latency_summary
+
+EVIDENCE_KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One column of the comparison: a retrieval mode and the number of passages answered from."""
+
+    mode: str = "hybrid"
+    k: int = 5
+
+    @property
+    def name(self) -> str:
+        return self.mode if self.k == 5 else f"{self.mode}-k{self.k}"
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    question: str
+    config: str
+    first_relevant_rank: int | None  # of the first gold article, 1-based, None if not in the top 100
+    answer: str
+    abstained: bool
+    unanswerable: bool
+    answer_in_answer: bool | None  # None when the question has no answer string
+    evidence_in_answer: bool | None
+    missed_evidence: bool | None  # evidence sentence known but in no top-10 passage
+    citation_precision: float | None
+    offsets_ok: bool
+    seconds: float
+    evidence_recall: dict[int, float] = field(default_factory=dict)  # k -> 1.0 / 0.0, when evidence is known
+    ranking: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: Config
+    metrics: dict[str, float]
+    questions: tuple[QuestionResult, ...]
+
+
+def run_config(assistant, dataset: Dataset, config: Config, limit: int | None = None) -> ConfigResult:
+    questions = dataset.questions[:limit] if limit else dataset.questions
+    rows = [run_question(assistant, dataset, q, config) for q in questions]
+    return ConfigResult(config, summarize(dataset, rows), tuple(rows))
+
+
+def run_question(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
+    started = time.perf_counter()
+    answer = assistant.ask(question.text, k=config.k, mode=config.mode)
+    seconds = time.perf_counter() - started
+    ranking = article_scores(answer.passages)
+    gold = dataset.qrels.get(question.id, {})
+    relevant = {a for a, grade in gold.items() if grade > 0}
+    first = next((i + 1 for i, (a, _) in enumerate(ranking) if a in relevant), None)
+    evidence = [e.text for e in question.evidence if e.text]
+    passages_text = [p.text for p in answer.passages]
+    return QuestionResult(
+        id=question.id, question=question.text, config=config.name, first_relevant_rank=first,
+        answer=answer.text, abstained=answer.abstained, unanswerable=question.unanswerable,
+        answer_in_answer=_contains(answer.text, question.answer) if question.answer and relevant else None,
+        evidence_in_answer=(any(_contains(" ".join(s.text for s in answer.sentences), e) for e in evidence)
+                            if evidence else None),
+        missed_evidence=(not evidence_recall_at_k(passages_text, evidence, 10)) if evidence else None,
+        citation_precision=_citation_precision(answer, relevant, evidence),
+        offsets_ok=all(assistant.article(s.article_id).body[s.start:s.end] == s.text for s in answer.sentences),
+        seconds=seconds, ranking=tuple(ranking[:100]),
+        evidence_recall={k: evidence_recall_at_k(passages_text, evidence, k) for k in EVIDENCE_KS} if evidence else {},
+    )
+
+
+def article_scores(passages) -> list[tuple[str, float]]:
+    """Articles ranked by their best passage (max-passage), scores strictly decreasing by rank so
+    that external tools re-sorting by score keep our order."""
+    order: dict[str, None] = {}
+    for p in passages:
+        order.setdefault(p.article_id, None)
+    n = len(order)
+    return [(a, float(n - i)) for i, a in enumerate(order)]
+
+
+def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, float]:
+    run = {r.id: list(r.ranking) for r in rows if r.id in dataset.qrels}
+    per_query = evaluate_run(run, dataset.qrels)
+    metrics = aggregate(list(per_query.values()))
+    answerable = [r for r in rows if not r.unanswerable and r.id in dataset.qrels]
+    unanswerable = [r for r in rows if r.unanswerable]
+    abstained = [r for r in rows if r.abstained]
+    metrics.update(_mean("answer_in_answer", [r.answer_in_answer for r in answerable if not r.abstained]))
+    metrics.update(_mean("answer_in_answer_all", [r.answer_in_answer for r in answerable]))
+    metrics.update(_mean("evidence_in_answer", [r.evidence_in_answer for r in answerable]))
+    metrics.update(_mean("citation_precision", [r.citation_precision for r in answerable]))
+    for k in EVIDENCE_KS:
+        metrics.update(_mean(f"evidence_recall@{k}", [r.evidence_recall.get(k) for r in answerable]))
+    metrics["offsets_exact"] = sum(r.offsets_ok for r in rows) / len(rows) if rows else 1.0
+    metrics["false_abstention"] = (sum(r.abstained for r in answerable) / len(answerable)) if answerable else 0.0
+    if unanswerable:
+        metrics["abstention_recall"] = sum(r.abstained for r in unanswerable) / len(unanswerable)
+        metrics["abstention_precision"] = (sum(r.unanswerable for r in abstained) / len(abstained)
+                                           if abstained else 0.0)
+    metrics.update(latency_summary([r.seconds for r in rows]))
+    metrics["questions"] = float(len(rows))
+    return metrics
+
+
+def _mean(name: str, values) -> dict[str, float]:
+    values = [float(v) for v in values if v is not None]
+    return {name: sum(values) / len(values)} if values else {}
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[“”\"'‘’]", "", text)).strip().lower()
+
+
+def _contains(haystack: str, needle: str | None) -> bool:
+    return bool(needle) and _normalize(needle) in _normalize(haystack)
+
+
+def _citation_precision(answer, relevant: set[str], evidence: list[str]) -> float | None:
+    if answer.abstained or not answer.cited or not relevant:
+        return None
+    good = [c for c in answer.cited if c.passage.article_id in relevant
+            and (not evidence or any(_contains(c.passage.text, e) for e in evidence))]
+    return len(good) / len(answer.cited)
+
+
+def replace_k(config: Config, k: int) -> Config:
+    return replace(config, k=k)
+
+
+def ensure_index(dataset: Dataset, index_dir: Path, encoder) -> tuple[Path, float]:
+    """Build or update the dataset's index; returns the folder and the build time in seconds."""
+    from index.ingest import build_index
+
+    if dataset.articles_path is None:
+        return index_dir, 0.0
+    report = build_index([str(dataset.articles_path)], index_dir, encoder, progress=True)
+    return index_dir, report.seconds
