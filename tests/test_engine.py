@@ -1,0 +1,164 @@
+"""Engine behaviour with the fake encoder: fusion, grouping, selection, citations, abstention, follow-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.engine import AskSettings, Assistant
+from assistant.fuse import reciprocal_rank_fusion
+from assistant.group import article_ranking, group_by_article
+from assistant.results import Filters, Passage
+from assistant.summarize import Candidate, SummarySettings, reading_order, select
+from index.ingest import build_index
+from tests.fakes import FakeEncoder
+
+ARTICLES = {
+    "ibm.md": """---
+id: ibm
+title: IBM leaves the face recognition market
+source: Ledger Wire
+published_at: 2020-06-08
+---
+IBM said it will no longer offer general purpose facial recognition software. Chief executive Arvind Krishna
+wrote to members of Congress about racial profiling. The company said police use deserved a national dialogue.
+""",
+    "amazon.md": """---
+id: amazon
+title: Amazon pauses police use of Rekognition
+source: Harbor Times
+published_at: 2020-06-10
+---
+Amazon announced a one year moratorium on police use of its Rekognition software. The company asked
+Congress to pass rules for the technology. Civil liberties groups said a pause was not enough.
+""",
+    "weather.md": """---
+id: weather
+title: Storms expected along the coast
+source: Harbor Times
+published_at: 2021-03-02
+---
+Forecasters expect heavy rain and strong winds along the coast on Friday. Residents were told to secure
+outdoor furniture. Ferries may be cancelled if gusts exceed sixty miles per hour.
+""",
+    "long.md": "---\nid: long\ntitle: A long report on surveillance cameras\nsource: Civic Review\n"
+               "published_at: 2020-07-01\n---\n"
+    + " ".join(f"Surveillance camera number {i} recorded police activity in district {i}." for i in range(60)),
+}
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    for name, text in ARTICLES.items():
+        (folder / name).write_text(text)
+    index_dir = tmp_path_factory.mktemp("index")
+    encoder = FakeEncoder()
+    build_index([str(folder)], index_dir, encoder)
+    engine = Assistant.load(index_dir, encoder=encoder, settings=AskSettings(abstain_threshold=0.3))
+    yield engine
+    engine.close()
+
+
+def test_rrf_rewards_agreement_and_breaks_ties_by_id():
+    fused = reciprocal_rank_fusion([np.array([1, 2, 3]), np.array([4, 2, 3])])
+    order = [item for item, _ in fused]
+    assert order[:2] == [2, 3]  # found by both lists beats first in one
+    assert order.index(3) < order.index(1)
+    assert fused == sorted(fused, key=lambda p: (-p[1], p[0]))
+    tie = reciprocal_rank_fusion([np.array([7]), np.array([5])])
+    assert [i for i, _ in tie] == [5, 7]
+
+
+def _passage(chunk_id: int, article_id: str, score: float) -> Passage:
+    return Passage(chunk_id, chunk_id, article_id, "t", "s", None, None, "x", 0, 1, score)
+
+
+def test_grouping_keeps_one_article_from_crowding_out_the_rest():
+    ranked = [_passage(i, "long", 10 - i) for i in range(6)] + [_passage(10, "b", 3), _passage(11, "c", 2)]
+    top = group_by_article(ranked, k=4, per_article=2)
+    assert article_ranking(top) == ["long", "b", "c"]
+    assert sum(p.article_id == "long" for p in top) == 2
+    assert len(top) == 4
+    assert [p.chunk_id for p in group_by_article(ranked, k=2)] == [0, 10]  # every article's best first
+
+
+def _candidate(i: int, article: str, score: float, start: int) -> Candidate:
+    return Candidate(0, article, i, start, start + 10, f"sentence {i} " * 3, score, 0.0, score)
+
+
+def test_mmr_drops_a_redundant_sentence_and_orders_by_article_and_position():
+    cands = [_candidate(0, "a", 0.9, 100), _candidate(1, "a", 0.89, 0), _candidate(2, "b", 0.8, 50)]
+    same, other = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    vectors = {("a", 0): same, ("a", 1): same, ("b", 2): other}
+    chosen = select(cands, vectors, SummarySettings(max_sentences=2, min_relative_score=0.5))
+    assert {(c.article_id, c.sentence_index) for c in chosen} == {("a", 0), ("b", 2)}
+    ordered = reading_order([_candidate(0, "a", 0.5, 90), _candidate(1, "b", 0.9, 5), _candidate(2, "a", 0.4, 10)])
+    assert [(c.article_id, c.start) for c in ordered] == [("b", 5), ("a", 10), ("a", 90)]
+
+
+def test_selection_respects_the_character_budget():
+    cands = [_candidate(i, "a", 1.0 - i / 100, i * 40) for i in range(5)]
+    vectors = {("a", i): np.eye(5)[i] for i in range(5)}
+    chosen = select(cands, vectors, SummarySettings(max_sentences=5, max_chars=70, min_relative_score=0.0))
+    assert sum(len(c.text) for c in chosen) <= 70
+    assert len(chosen) >= 1
+
+
+def test_answer_sentences_are_verbatim_with_exact_offsets(assistant):
+    answer = assistant.ask("Which company announced a moratorium on police use of Rekognition?")
+    assert not answer.abstained
+    assert answer.sentences
+    assert answer.sentences[0].article_id == "amazon"
+    for sentence in answer.sentences:
+        body = assistant.article(sentence.article_id).body
+        assert body[sentence.start:sentence.end] == sentence.text
+        assert f"[{sentence.citation}]" in answer.text
+    for cited in answer.cited:
+        for start, end in cited.highlights:
+            assert cited.passage.text[start:end] in {s.text for s in answer.sentences}
+    assert [c.number for c in answer.cited] == list(range(1, len(answer.cited) + 1))
+
+
+def test_unrelated_question_abstains_and_still_offers_passages(assistant):
+    answer = assistant.ask("Who won the chess olympiad?")
+    assert answer.abstained
+    assert answer.sentences == ()
+    assert "do not seem to answer" in answer.text
+
+
+def test_filters_restrict_sources_articles_and_dates(assistant):
+    by_source = assistant.ask("police software", filters=Filters(sources=("Harbor Times",)))
+    assert {p.source for p in by_source.passages} <= {"Harbor Times"}
+    by_article = assistant.ask("police", filters=Filters(article_ids=("ibm",)))
+    assert {p.article_id for p in by_article.passages} == {"ibm"}
+    by_date = assistant.ask("police", filters=Filters(date_from="2020-06-09", date_to="2020-06-30"))
+    assert {p.article_id for p in by_date.passages} == {"amazon"}
+
+
+def test_modes_differ_and_unknown_mode_is_refused(assistant):
+    for mode in ("dense", "keyword", "hybrid"):
+        answer = assistant.ask("Rekognition moratorium", mode=mode)
+        assert answer.mode == mode
+        assert answer.passages[0].article_id == "amazon"
+    keyword = assistant.ask("Rekognition moratorium", mode="keyword")
+    assert all(p.dense_score is None for p in keyword.passages)
+    with pytest.raises(ValueError, match="unknown retrieval mode"):
+        assistant.ask("x", mode="fuzzy")
+
+
+def test_follow_up_borrows_the_previous_topic(assistant):
+    first = assistant.ask("What did Amazon announce about Rekognition?")
+    bare = assistant.ask("What did civil liberties groups say about it?")
+    follow = assistant.ask("What did civil liberties groups say about it?", history=[first])
+    assert follow.query != follow.question
+    assert follow.passages[0].article_id == "amazon"
+    assert bare.query == bare.question
+
+
+def test_timings_cover_every_stage(assistant):
+    answer = assistant.ask("IBM facial recognition")
+    for stage in ("embed_query", "dense_search", "keyword_search", "fusion", "grouping", "sentence_selection",
+                  "total"):
+        assert answer.timings[stage] >= 0
+    assert answer.to_dict()["text"] == answer.text
