@@ -196,9 +196,9 @@ def _settings_of(manifest):
 
 def ensure_demo_index(encoder) -> Path:
     """Build (or refresh, incrementally) the bundled demo corpus's index and return its folder."""
-    from index.demo import DEMO_CORPUS, demo_index_dir
+    from index.demo import demo_files, demo_index_dir
     from index.ingest import build_index
 
     folder = demo_index_dir(encoder.name)
-    build_index([str(DEMO_CORPUS)], folder, encoder)
+    build_index(demo_files(), folder, encoder)
     return folder

@@ -16,6 +16,11 @@ def cache_home() -> Path:
     return Path(base) / "article-assistant"
 
 
+def demo_files() -> list[str]:
+    """The demo articles (the folder's README describes them and is not one)."""
+    return sorted(str(p) for p in DEMO_CORPUS.glob("[0-9][0-9]-*.md"))
+
+
 def demo_index_dir(model_name: str = "all-MiniLM-L6-v2") -> Path:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_name)
     return cache_home() / f"demo-index-{safe}"
