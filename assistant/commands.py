@@ -22,17 +22,9 @@ def resolve_index(args) -> Path:
     """The --index folder, or the demo index (built from the bundled corpus when missing or stale)."""
     if args.index is not None:
         return args.index
-    from index.demo import demo_files, demo_index_dir
-    from index.embed import resolve_model_path
+    from assistant.engine import ensure_demo_index
 
-    folder = demo_index_dir(resolve_model_path(args.model)[0] if args.model else "all-MiniLM-L6-v2")
-    from index.ingest import build_index
-
-    report = build_index(demo_files(), folder, encoder_for(args), progress=False)
-    if report.added or report.updated:
-        print(f"demo index ready at {folder} ({len(report.added) + len(report.updated)} articles indexed)",
-              file=sys.stderr)
-    return folder
+    return ensure_demo_index(encoder_for(args))
 
 
 _ENCODERS: dict = {}

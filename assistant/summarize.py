@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from assistant.answer_type import expected_type, offers
 from assistant.results import Passage
 
 
@@ -22,6 +23,7 @@ class SummarySettings:
     weight_similarity: float = 0.55
     weight_overlap: float = 0.35
     weight_rank: float = 0.10
+    weight_answer_type: float = 0.15  # the sentence offers the kind of answer asked for (number, name, date)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def candidates(snapshot, passages: Sequence[Passage], query: str, query_vector: 
                settings: SummarySettings) -> list[Candidate]:
     """Every sentence of the given passages (each once), scored for relevance to the query."""
     terms = content_terms(query)
+    kind = expected_type(query)
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for index, passage in enumerate(passages):
@@ -77,7 +80,8 @@ def candidates(snapshot, passages: Sequence[Passage], query: str, query_vector: 
             seen.add(key)
             overlap = len(terms & content_terms(sentence.text)) / len(terms) if terms else 0.0
             score = (settings.weight_similarity * float(similarity) + settings.weight_overlap * overlap
-                     + settings.weight_rank * rank_prior)
+                     + settings.weight_rank * rank_prior
+                     + settings.weight_answer_type * offers(sentence.text, kind, query))
             out.append(Candidate(index, passage.article_id, key[1], sentence.start, sentence.end,
                                  sentence.text, float(similarity), overlap, score))
     return out

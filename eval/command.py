@@ -63,6 +63,10 @@ def _dataset_and_index(args, encoder):
         articles = [(a.id, a.title, snapshot.article(a.id).body) for a in snapshot.articles()]
         return synthetic_questions(articles, n=args.synthetic_n), index_dir
     dataset = load_dataset(args.dataset, split=args.split)
+    if dataset.articles_path is None:  # questions about an existing index (by default the demo corpus)
+        from assistant.commands import resolve_index
+
+        return dataset, resolve_index(args)
     index_dir = args.index or cache_home() / f"eval-index-{dataset.name}-{encoder.name}"
     return dataset, index_dir
 
