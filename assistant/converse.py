@@ -75,7 +75,8 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolved:
             query = f"{new_topic} {last.query}"
         return Resolved(query, True, (), f"read as: {query}")
     carried = entities(last.answer_text)[:3] + entities(last.query)[:3]
-    carried_terms = [t for t in _keywords(last.query) if t.lower() not in question.lower()]
+    covered = " ".join(carried + [question]).lower()
+    carried_terms = [t for t in _keywords(last.query) if t.lower() not in covered]
     unique = {t.lower(): t for t in reversed(carried + carried_terms)}
     extra = " ".join(reversed(unique.values()))
     query = f"{question} {extra}".strip()

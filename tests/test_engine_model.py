@@ -1,0 +1,64 @@
+"""The engine with the real bundled model on the demo corpus: paraphrases, key facts, abstention,
+follow-ups that only work with the conversation."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.engine import Assistant
+from index.demo import demo_files
+from index.ingest import build_index
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def demo(real_encoder, tmp_path_factory):
+    index_dir = tmp_path_factory.mktemp("demo-index")
+    build_index(demo_files(), index_dir, real_encoder)
+    assistant = Assistant.load(index_dir, encoder=real_encoder)
+    yield assistant
+    assistant.close()
+
+
+@pytest.mark.parametrize(("question", "article", "fact"), [
+    ("Which tech firm's boss told lawmakers it was quitting general-purpose face analysis?",
+     "ibm-exits-facial-recognition", "IBM"),
+    ("What has to happen before Microsoft sells face recognition to American police?",
+     "microsoft-pauses-police-sales", "law"),
+    ("How many members of Congress did Amazon's software wrongly match to arrest photos?",
+     "aclu-rekognition-congress-test", "28"),
+    ("What was the worst error rate for darker-skinned women in the MIT gender study?",
+     "gender-shades-study", "34.7%"),
+])
+def test_paraphrased_question_finds_the_article_and_the_fact(demo, question, article, fact):
+    answer = demo.ask(question)
+    assert not answer.abstained
+    assert article in [p.article_id for p in answer.passages[:3]]
+    assert fact in answer.text
+    for sentence in answer.sentences:
+        assert demo.article(sentence.article_id).body[sentence.start:sentence.end] == sentence.text
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the 2020 NBA Finals?",
+    "What is the capital of Australia?",
+])
+def test_question_the_corpus_cannot_answer_abstains(demo, question):
+    answer = demo.ask(question)
+    assert answer.abstained
+    assert answer.passages  # the closest passages are still offered
+
+
+@pytest.mark.parametrize(("first", "follow_up", "article"), [
+    ("What did IBM's chief executive write to Congress?", "What did he say about it?", "ibm-letter-police-reform"),
+    ("What did Amazon announce about Rekognition in June 2020?", "Who was still allowed to use it?",
+     "amazon-"),
+])
+def test_follow_up_finds_the_article_only_with_the_conversation(demo, first, follow_up, article):
+    previous = demo.ask(first)
+    bare = demo.ask(follow_up)
+    follow = demo.ask(follow_up, history=[previous])
+    assert not bare.passages[0].article_id.startswith(article)
+    assert follow.passages[0].article_id.startswith(article)
+    assert not follow.abstained
