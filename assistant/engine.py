@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,18 @@ import numpy as np
 from assistant.converse import Turn, resolve
 from assistant.group import group_by_article
 from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
-from assistant.retrieve import retrieve
+from assistant.retrieve import Prior, retrieve
 from assistant.summarize import SummarySettings, candidates, select
+from assistant.timeframe import parse_timeframe, strip_expression
 
 # Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
 ABSTAIN_THRESHOLD = 0.45
+# Time priors (weights of the window-restricted lists in the fusion), measured on RealTime QA.
+WEIGHT_EXPLICIT_WINDOW = 2.0  # "in June 2020", "last week": strongly prefer that window
+WEIGHT_RECENCY = 1.0  # "latest", "recently": prefer the last 30 days before "as of"
+WEIGHT_NEWS_WINDOW = 1.0  # no time cue but an explicit "as of": prefer the week before it
+NEWS_WINDOW_DAYS = 7
+RECENCY_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,17 @@ class Assistant:
             old, self.snapshot = self.snapshot, fresh
         old.close()
 
+    def default_as_of(self) -> date:
+        """Today, or the newest article's date when the collection ends in the past (an archive)."""
+        newest = max((d for d in self.snapshot.chunk_dates if d), default="")
+        today = date.today()
+        return min(today, date.fromisoformat(newest)) if newest else today
+
     def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), filters: Filters | None = None,
-            k: int | None = None, mode: str | None = None, max_sentences: int | None = None) -> Answer:
+            k: int | None = None, mode: str | None = None, max_sentences: int | None = None,
+            as_of: date | str | None = None, time_aware: bool = True) -> Answer:
+        """Answer from the articles. `as_of` is the date the question is asked at (default: see
+        default_as_of); time words in the question are read against it unless time_aware is False."""
         started = time.perf_counter()
         snapshot = self.snapshot  # one snapshot for the whole question
         settings = self.settings
@@ -75,9 +92,14 @@ class Assistant:
         summary = settings.summary if max_sentences is None else _with(settings.summary, max_sentences)
         question = question.strip()
         resolved = resolve(question, [as_turn(h) for h in history])
+        explicit_as_of = as_of is not None
+        reference = _to_date(as_of) if explicit_as_of else self.default_as_of()
+        frame = parse_timeframe(resolved.query, reference) if time_aware else None
+        query = strip_expression(resolved.query, frame) if frame and frame.has_window else resolved.query
+        priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
 
-        retrieval = retrieve(snapshot, self.encoder, resolved.query, mode=mode, depth=settings.depth,
-                             filters=filters)
+        retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=mode, depth=settings.depth,
+                             filters=filters, priors=priors)
         timings = dict(retrieval.timings)
         ranked = _boost(retrieval.passages, resolved.boost_article_ids)
         t = time.perf_counter()
@@ -88,6 +110,9 @@ class Assistant:
         cands = candidates(snapshot, top, resolved.query, retrieval.query_vector, summary)
         vectors = _candidate_vectors(snapshot, top)
         chosen = select(cands, vectors, summary)
+        chronological = bool(frame and frame.chronological)
+        if chronological:
+            chosen = sorted(chosen, key=lambda c: (top[c.passage_index].published_at or "9999", c.start))
         confidence = max((c.similarity * 0.7 + c.overlap * 0.3 for c in cands), default=0.0)
         abstained = not chosen or confidence < settings.abstain_threshold
         sentences, cited = ((), ()) if abstained else cite(chosen, top)
@@ -99,7 +124,9 @@ class Assistant:
         return Answer(
             question=question, query=resolved.query, sentences=sentences, cited=cited,
             passages=tuple(ranked), abstained=abstained, confidence=round(confidence, 4), mode=mode,
-            filters=filters or Filters(), note=note, timings=timings,
+            filters=filters or Filters(), note=note, timings=timings, as_of=reference.isoformat(),
+            time_note=frame.describe() if frame else "", time_window=frame.iso_range() if frame and frame.has_window
+            else None, chronological=chronological and not abstained,
         )
 
     # Corpus management, so that front ends need only this class.
@@ -150,9 +177,29 @@ def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...
         number = numbers.setdefault(c.passage_index, len(numbers) + 1)
         passage = passages[c.passage_index]
         highlights.setdefault(c.passage_index, []).append((c.start - passage.start, c.end - passage.start))
-        sentences.append(AnswerSentence(c.text, number, c.article_id, c.start, c.end, round(c.score, 4)))
+        sentences.append(AnswerSentence(c.text, number, c.article_id, c.start, c.end, round(c.score, 4),
+                                        passage.published_at))
     cited = tuple(CitedPassage(n, passages[i], tuple(sorted(highlights[i]))) for i, n in numbers.items())
     return tuple(sentences), cited
+
+
+def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
+    """Date windows to favour: the question's own window, else recency, else (when the caller says
+    when the question is asked) the news week before that date."""
+    if frame is not None and frame.has_window:
+        start, end = frame.iso_range()
+        return (Prior(start, end, WEIGHT_EXPLICIT_WINDOW),)
+    if frame is not None and frame.recency:
+        return (Prior((as_of - timedelta(days=RECENCY_DAYS)).isoformat(), (as_of + timedelta(days=1)).isoformat(),
+                      WEIGHT_RECENCY),)
+    if explicit_as_of:
+        return (Prior((as_of - timedelta(days=NEWS_WINDOW_DAYS)).isoformat(),
+                      (as_of + timedelta(days=1)).isoformat(), WEIGHT_NEWS_WINDOW),)
+    return ()
+
+
+def _to_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def as_turn(item: Answer | Turn | str) -> Turn:

@@ -49,6 +49,7 @@ class AnswerSentence:
     start: int
     end: int
     score: float
+    published_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,18 @@ class Answer:
     filters: Filters = field(default_factory=Filters)
     note: str = ""  # e.g. why it abstained, or how a follow-up was read
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    as_of: str | None = None  # the reference date time expressions were read against (ISO)
+    time_note: str = ""  # e.g. "Searching articles from 9 to 16 June 2022"; "" when time played no part
+    time_window: tuple[str | None, str | None] | None = None  # the window found in the question, if any
+    chronological: bool = False  # sentences listed by date, each with its article's date
 
     @property
     def text(self) -> str:
         """The answer as one paragraph with [n] markers, or the abstention message."""
         if self.abstained:
             return ABSTAIN_MESSAGE
+        if self.chronological:
+            return " ".join(f"({s.published_at or 'undated'}) {s.text} [{s.citation}]" for s in self.sentences)
         return " ".join(f"{s.text} [{s.citation}]" for s in self.sentences)
 
     def to_dict(self) -> dict:

@@ -20,9 +20,9 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def filter_mask(snapshot, filters: Filters | None) -> np.ndarray | None:
-    """Boolean mask over snapshot positions, or None when nothing is filtered.
-    A date range excludes undated articles only when the user sets one explicitly."""
+def filter_mask(snapshot, filters: Filters | None, keep_undated: bool = False) -> np.ndarray | None:
+    """Boolean mask over snapshot positions, or None when nothing is filtered. A date range the user
+    sets excludes undated articles; a time prior (keep_undated) never penalises them."""
     if filters is None or filters.is_empty():
         return None
     mask = np.ones(snapshot.size, dtype=bool)
@@ -31,16 +31,28 @@ def filter_mask(snapshot, filters: Filters | None) -> np.ndarray | None:
         mask &= np.array([s.lower() in wanted for s in snapshot.chunk_sources], dtype=bool)
     if filters.article_ids:
         mask &= snapshot.positions_of_articles(set(filters.article_ids))
-    if filters.date_from:
-        mask &= np.array([d != "" and d >= filters.date_from for d in snapshot.chunk_dates], dtype=bool)
-    if filters.date_to:
-        mask &= np.array([d != "" and d <= filters.date_to for d in snapshot.chunk_dates], dtype=bool)
+    if filters.date_from or filters.date_to:
+        low, high = filters.date_from or "", filters.date_to or "9999"
+        mask &= np.array([(keep_undated and d == "") or (d != "" and low <= d <= high) for d in snapshot.chunk_dates],
+                         dtype=bool)
     return mask
 
 
+@dataclass(frozen=True)
+class Prior:
+    """Extra ranked lists restricted to a date window, fused with weight: passages inside the window
+    rank higher without anything outside it being dropped."""
+
+    date_from: str | None
+    date_to: str | None
+    weight: float
+
+
 def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 100,
-             filters: Filters | None = None, query_vector: np.ndarray | None = None) -> Retrieval:
-    """Top `depth` passages for the query. Hybrid fuses both lists by reciprocal rank."""
+             filters: Filters | None = None, query_vector: np.ndarray | None = None,
+             priors: tuple[Prior, ...] = ()) -> Retrieval:
+    """Top `depth` passages for the query. Hybrid fuses both lists by reciprocal rank; each prior adds
+    the same searches restricted to its date window, with its weight."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}
@@ -60,9 +72,31 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         keyword_pos, keyword_scores = snapshot.search_keyword(query, depth, mask)
         timings["keyword_search"] = time.perf_counter() - t
 
+    lists, weights = [], []
+    if mode in ("dense", "hybrid"):
+        lists.append(dense_pos)
+        weights.append(1.0)
+    if mode in ("keyword", "hybrid"):
+        lists.append(keyword_pos)
+        weights.append(1.0)
     t = time.perf_counter()
-    if mode == "hybrid":
-        ranked = reciprocal_rank_fusion([dense_pos, keyword_pos])
+    for prior in priors:
+        window = Filters(filters.sources if filters else (), filters.article_ids if filters else (),
+                         prior.date_from, prior.date_to)
+        window_mask = filter_mask(snapshot, window, keep_undated=True)
+        if mask is not None:
+            window_mask &= mask
+        if mode in ("dense", "hybrid"):
+            lists.append(snapshot.search_dense(query_vector, depth, window_mask)[0])
+            weights.append(prior.weight)
+        if mode in ("keyword", "hybrid"):
+            lists.append(snapshot.search_keyword(query, depth, window_mask)[0])
+            weights.append(prior.weight)
+    timings["time_prior"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if len(lists) > 1:
+        ranked = reciprocal_rank_fusion(lists, weights)
     else:
         pos, sc = (dense_pos, dense_scores) if mode == "dense" else (keyword_pos, keyword_scores)
         ranked = [(int(p), float(s)) for p, s in zip(pos, sc, strict=True)]
