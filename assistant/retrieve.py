@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.fuse import reciprocal_rank_fusion
+from assistant.fuse import RRF_K, reciprocal_rank_fusion
 from assistant.results import Filters, Passage
 
 MODES = ("dense", "keyword", "hybrid")
@@ -72,31 +72,20 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         keyword_pos, keyword_scores = snapshot.search_keyword(query, depth, mask)
         timings["keyword_search"] = time.perf_counter() - t
 
-    lists, weights = [], []
-    if mode in ("dense", "hybrid"):
-        lists.append(dense_pos)
-        weights.append(1.0)
-    if mode in ("keyword", "hybrid"):
-        lists.append(keyword_pos)
-        weights.append(1.0)
     t = time.perf_counter()
-    for prior in priors:
-        window = Filters(filters.sources if filters else (), filters.article_ids if filters else (),
-                         prior.date_from, prior.date_to)
-        window_mask = filter_mask(snapshot, window, keep_undated=True)
-        if mask is not None:
-            window_mask &= mask
-        if mode in ("dense", "hybrid"):
-            lists.append(snapshot.search_dense(query_vector, depth, window_mask)[0])
-            weights.append(prior.weight)
-        if mode in ("keyword", "hybrid"):
-            lists.append(snapshot.search_keyword(query, depth, window_mask)[0])
-            weights.append(prior.weight)
+    base: list[np.ndarray] = []
+    if mode in ("dense", "hybrid"):
+        base.append(dense_pos)
+    if mode in ("keyword", "hybrid"):
+        base.append(keyword_pos)
+    windows = [_window_search(snapshot, query, query_vector, mode, depth, filters, mask, p) for p in priors]
     timings["time_prior"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    if len(lists) > 1:
-        ranked = reciprocal_rank_fusion(lists, weights)
+    if priors:
+        ranked = prior_fusion(base, windows, depth)
+    elif len(base) > 1:
+        ranked = reciprocal_rank_fusion(base)
     else:
         pos, sc = (dense_pos, dense_scores) if mode == "dense" else (keyword_pos, keyword_scores)
         ranked = [(int(p), float(s)) for p, s in zip(pos, sc, strict=True)]
@@ -106,6 +95,46 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
                 for pos, score in ranked[:depth]]
     timings["fusion"] = time.perf_counter() - t
     return Retrieval(passages, np.asarray(query_vector, dtype=np.float32), timings)
+
+
+@dataclass(frozen=True)
+class _WindowHits:
+    lists: list[np.ndarray]  # the same searches as the base lists, restricted to the window
+    inside: np.ndarray  # mask over positions: in the window (or undated)
+    weight: float
+
+
+def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, prior: Prior) -> _WindowHits:
+    window = Filters(filters.sources if filters else (), filters.article_ids if filters else (),
+                     prior.date_from, prior.date_to)
+    inside = filter_mask(snapshot, window, keep_undated=True)
+    if mask is not None:
+        inside &= mask
+    lists = []
+    if mode in ("dense", "hybrid"):
+        lists.append(snapshot.search_dense(query_vector, depth, inside)[0])
+    if mode in ("keyword", "hybrid"):
+        lists.append(snapshot.search_keyword(query, depth, inside)[0])
+    return _WindowHits(lists, inside, prior.weight)
+
+
+def prior_fusion(base: list[np.ndarray], windows: list[_WindowHits], depth: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of the base lists, each passage's score multiplied by (1 + weight) for each
+    window it lies in. A passage the window search found beyond the base lists' depth counts as ranked
+    just after them, so the window adds recall without letting an irrelevant in-window article jump ahead."""
+    scores: dict[int, float] = {}
+    for list_index, ranking in enumerate(base):
+        ranks = {int(p): r for r, p in enumerate(ranking)}
+        for hits in windows:
+            for r, p in enumerate(hits.lists[list_index]):
+                ranks.setdefault(int(p), depth + r)
+        for p, r in ranks.items():
+            scores[p] = scores.get(p, 0.0) + 1.0 / (RRF_K + r + 1)
+    for p in scores:
+        for hits in windows:
+            if hits.inside[p]:
+                scores[p] *= 1.0 + hits.weight
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _passage(snapshot, position: int, score: float, dense, keyword) -> Passage:

@@ -24,6 +24,7 @@ class SummarySettings:
     weight_overlap: float = 0.35
     weight_rank: float = 0.10
     weight_answer_type: float = 0.15  # the sentence offers the kind of answer asked for (number, name, date)
+    weight_lead: float = 0.05  # news leads summarise: the first two sentences of an article, for open questions
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def candidates(snapshot, passages: Sequence[Passage], query: str, query_vector: 
             overlap = len(terms & content_terms(sentence.text)) / len(terms) if terms else 0.0
             score = (settings.weight_similarity * float(similarity) + settings.weight_overlap * overlap
                      + settings.weight_rank * rank_prior
-                     + settings.weight_answer_type * offers(sentence.text, kind, query))
+                     + settings.weight_answer_type * offers(sentence.text, kind, query)
+                     + (settings.weight_lead * (key[1] < 2) if kind is None else 0.0))
             out.append(Candidate(index, passage.article_id, key[1], sentence.start, sentence.end,
                                  sentence.text, float(similarity), overlap, score))
     return out

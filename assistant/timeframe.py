@@ -66,8 +66,9 @@ _ROLLING_RE = re.compile(rf"(?:\b(?i:in|over|during|within|for|from)\s+)?(?P<the
 # "before the ban", "after the 2020 election": a window we cannot place without knowing the event.
 _EVENT_RE = re.compile(r"\b(?i:before|after|since|until|till|prior\s+to|following|ahead\s+of)\s+"
                        r"(?i:the|his|her|its|their)\s+(?:(?:19|20)\d{2}\s+)?(?:[A-Z][\w'-]*\s+)*[A-Za-z][\w'-]*")
-_RECENCY_RE = re.compile(r"\b(?i:most\s+recent(?:ly)?|latest|newest|recent(?:ly)?|current(?:ly)?|nowadays|now|"
-                         r"lately|these\s+days)\b")
+# Not a bare "recent" or "now" mid-sentence: "a recent Turing Award winner", "now that it has dropped".
+_RECENCY_RE = re.compile(r"\b(?i:most\s+recent(?:ly)?|latest|newest|recently|currently|current\s+(?:status|state)|"
+                         r"nowadays|right\s+now|now(?=\s*[?.!]|\s*$)|lately|these\s+days|so\s+far)\b")
 _CHRONOLOGICAL_RE = re.compile(
     r"\b(?i:timeline|chronolog\w*|history\s+of|over\s+(?:time|the\s+years)|since|evolution\s+of|"
     r"how\s+(?:did|has|have|had|does|do)\b[^?.!]*?\b(?:evolv|develop|chang|progress|unfold|shift|grow|grew|spread)\w*)"
@@ -148,9 +149,7 @@ def strip_expression(question: str, frame: TimeFrame) -> str:
     """The question without its time words (and recency words), for keyword search."""
     text = question
     if frame.expression:
-        index = text.lower().find(frame.expression.lower())
-        if index >= 0:
-            text = text[:index] + " " + text[index + len(frame.expression):]
+        text = re.sub(rf"(?<!\w){re.escape(frame.expression)}(?!\w)", " ", text, count=1, flags=re.IGNORECASE)
     if frame.recency:
         text = _RECENCY_RE.sub(" ", text)
     text = re.sub(r"\s+", " ", text)

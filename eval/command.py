@@ -17,6 +17,8 @@ def register(command) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     p.add_argument("--synthetic-n", type=int, default=100, help="articles sampled for synthetic questions")
+    p.add_argument("--time", choices=("on", "off", "both"), default="on",
+                   help="time-awareness: the question's date as 'as of' and its time words (default on)")
     p.add_argument("--json", action="store_true", help="print metrics per configuration as JSON")
 
 
@@ -34,7 +36,9 @@ def run(args) -> int:
         return 2
     index_dir, build_seconds = ensure_index(dataset, index_dir, encoder)
     assistant = Assistant.load(index_dir, encoder=encoder)
-    configs = [Config(mode.strip(), int(k)) for mode in args.modes.split(",") for k in args.ks.split(",")]
+    times = {"on": [True], "off": [False], "both": [True, False]}[args.time]
+    configs = [Config(mode.strip(), int(k), t) for mode in args.modes.split(",") for k in args.ks.split(",")
+               for t in times]
     results = {}
     for config in configs:
         print(f"running {config.name} on {len(dataset.questions)} questions ...", file=sys.stderr)

@@ -20,10 +20,12 @@ class Config:
 
     mode: str = "hybrid"
     k: int = 5
+    time_aware: bool = True  # use the question's date as "as of" and its time words
 
     @property
     def name(self) -> str:
-        return self.mode if self.k == 5 else f"{self.mode}-k{self.k}"
+        name = self.mode if self.k == 5 else f"{self.mode}-k{self.k}"
+        return name if self.time_aware else f"{name}-notime"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def run_config(assistant, dataset: Dataset, config: Config, limit: int | None = 
 
 def run_question(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
     started = time.perf_counter()
-    answer = assistant.ask(question.text, k=config.k, mode=config.mode)
+    as_of = question.date if config.time_aware else None
+    answer = assistant.ask(question.text, k=config.k, mode=config.mode, as_of=as_of, time_aware=config.time_aware)
     seconds = time.perf_counter() - started
     ranking = article_scores(answer.passages)
     gold = dataset.qrels.get(question.id, {})
