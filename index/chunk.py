@@ -41,6 +41,10 @@ def make_chunks(body: str, sentences: Sequence[Sentence], token_counts: Sequence
         if last + 1 >= n:
             break
         overlap = min(settings.overlap_sentences, last - first)
+        # Overlap only where the next sentence still fits beside it: a chunk of nothing but the
+        # previous chunk's last sentence would repeat it without adding anything.
+        while overlap and sum(token_counts[last + 1 - overlap:last + 2]) > settings.max_tokens:
+            overlap -= 1
         first = last + 1 - overlap
     return chunks
 

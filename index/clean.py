@@ -9,7 +9,8 @@ from dataclasses import dataclass
 _FURNITURE_LINE = re.compile(
     r"""^\s*(
         (subscribe|sign\ up|register)\b.{0,80}(newsletter|on|to|for|now|today|here)\b.{0,60}
-      | (share|tweet|email|print)\ (this|on|via|article|story)\b.{0,60}
+      | (share|tweet|email|print)\ (this|via|article|story)\b.{0,60}
+      | (share|tweet)\ on\b.{0,60}
       | share\ (on\ )?(facebook|twitter|x|linkedin|whatsapp|reddit)\b.{0,60}
       | follow\ us\b.{0,80}
       | (click|tap)\ here\b.{0,80}
@@ -19,13 +20,16 @@ _FURNITURE_LINE = re.compile(
       | advertisement|sponsored(\ content)?|skip\ to\ (main\ )?content
       | (read|see)\ (more|also|next)\s*:.{0,120}
       | related(\ (articles|stories|coverage))?\s*:.{0,120}
-      | (copyright|©).{0,100}|all\ rights\ reserved\.?
+      | (copyright\s*(©|\(c\)|\d{4})|©).{0,100}|.{0,100}all\ rights\ reserved\.?
       | we\ use\ cookies\b.{0,120}|accept\ (all\ )?cookies
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _AUTHOR_BLOCK = re.compile(r"^\s*(about\ the\ authors?|about\ the\ writer)\s*:?\s*$", re.IGNORECASE | re.VERBOSE)
 _MAX_FURNITURE_LINE = 160
+# "..., the council said." is reported news, never furniture, even when it starts like a prompt.
+_REPORTED = re.compile(r",\s+(\w+\s+){0,3}(said|says|told|urged|added|warned|announced)\b", re.IGNORECASE)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?=\S)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,21 @@ def strip_furniture(text: str) -> str:
     for paragraph in paragraphs:
         lines = paragraph.split("\n")
         if _AUTHOR_BLOCK.match(lines[0]):
-            skip_author_block = True
+            skip_author_block = len(lines) == 1  # a bare heading: the biography is the next paragraph
             continue
         if skip_author_block:
             # The biography paragraph that follows the heading; stop at the next long news paragraph.
             skip_author_block = False
             if len(paragraph) < 600:
                 continue
-        lines = [ln for ln in lines if not (len(ln) <= _MAX_FURNITURE_LINE and _FURNITURE_LINE.match(ln))]
+        lines = [ln for ln in lines if not _is_furniture(ln)]
         if lines:
             kept.append("\n".join(lines))
     return "\n\n".join(kept)
+
+
+def _is_furniture(line: str) -> bool:
+    return len(line) <= _MAX_FURNITURE_LINE and bool(_FURNITURE_LINE.match(line)) and not _REPORTED.search(line)
 
 
 def looks_like_title(line: str) -> bool:
@@ -94,11 +102,15 @@ def clean_plain_text(text: str, detect_title: bool = True) -> CleanText:
     return CleanText(title=None, body=text)
 
 
-def strip_markdown(text: str) -> str:
-    """Keep the words of markdown, drop its markup (links keep their text, images go)."""
+def strip_markdown(text: str, keep_first_heading: bool = True) -> str:
+    """Keep the words of markdown, drop its markup (links keep their text, images go).
+
+    Heading marks go too, except on the first line when `keep_first_heading` (split_title reads it
+    as the title there)."""
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"^\s{0,3}(>|[-*+]\s|\d+\.\s)\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^[ \t]{0,3}(>|[-*+][ \t]|\d+\.[ \t])[ \t]*", "", text, flags=re.MULTILINE)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"`([^`]+)`", r"\1", text)
-    return text
+    head = re.match(r"\s*[^\n]*", text).end() if keep_first_heading else 0
+    return text[:head] + _HEADING.sub("", text[head:])

@@ -92,8 +92,21 @@ class SentenceTransformerEncoder:
         return [len(ids) for ids in encoded]
 
 
-def load_encoder(model: str | None = None, device: str = "cpu") -> Encoder:
-    return SentenceTransformerEncoder(model, device=device)
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def load_encoder(model: str | None = None, device: str = "cpu", backend: str = "torch") -> Encoder:
+    """`backend`: "torch" (sentence-transformers), "onnx" (ONNX Runtime fp32) or "onnx-int8" (dynamic
+    int8); the ONNX ones run on the CPU and carry the backend in their `name` (see index/embed_onnx.py)."""
+    if backend == "torch":
+        return SentenceTransformerEncoder(model, device=device)
+    if backend in ("onnx", "onnx-int8"):
+        if device not in (None, "", "cpu"):
+            raise ValueError(f"backend {backend!r} runs on the CPU only, not {device!r}")
+        from index.embed_onnx import OnnxEncoder
+
+        return OnnxEncoder(model, quantize=backend == "onnx-int8")
+    raise ValueError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
 def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]],

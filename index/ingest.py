@@ -74,10 +74,16 @@ def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encode
     pending: list[Article] = []
     prepared: list[PreparedArticle] = []
     bar = _progress_bar(progress)
+    read_from: dict[str, str] = {}  # article id -> the input it came from in this run
     for item in items:
         if isinstance(item, Problem):
             (report.notes if _is_note(item) else report.skipped).append(item)
             continue
+        if item.id in read_from:  # two inputs, one id (a.txt and a.md): keep the first, not whichever came last
+            report.skipped.append(Problem(item.path or item.id,
+                                          f"article id '{item.id}' was already read from {read_from[item.id]}"))
+            continue
+        read_from[item.id] = item.path or item.id
         verdict = _classify(item, stored, content_owner)
         if verdict == "unchanged":
             report.unchanged.append(item.id)

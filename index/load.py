@@ -33,7 +33,9 @@ def load_inputs(inputs: Iterable[str]) -> Iterator[Article | Problem]:
         if not path.exists():
             yield Problem(item, "no such file or folder")
         elif path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            files = (p for p in path.rglob("*") if p.is_file()
+                     and not any(part.startswith(".") for part in p.relative_to(path).parts))  # .git, .DS_Store
+            for file in sorted(files):
                 yield from load_file(file, id_base=file.relative_to(path).with_suffix("").as_posix())
         else:
             yield from load_file(path)
@@ -110,7 +112,7 @@ def _article_from_text(text: str, article_id: str, where: str, markdown: bool) -
         meta = _parse_front_matter(front.group(1))
         text = text[front.end():]
     if markdown:
-        text = strip_markdown(text)
+        text = strip_markdown(text, keep_first_heading="title" not in meta)
     clean = clean_plain_text(text, detect_title="title" not in meta)
     return _make_article(
         {**meta, "title": meta.get("title") or clean.title, "body": clean.body},
@@ -122,12 +124,26 @@ def _article_from_text(text: str, article_id: str, where: str, markdown: bool) -
 
 
 def _parse_front_matter(block: str) -> dict[str, str]:
-    meta = {}
+    """`key: value` lines; a YAML list (`[a, b]` or `- a` lines below the key) becomes "a; b"."""
+    meta: dict[str, str] = {}
+    key = None
     for line in block.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip():
-            meta[key.strip().lower()] = value.strip().strip('"').strip("'")
+        item = re.match(r"^\s+-\s+(.*)$|^-\s+(.*)$", line)
+        if item and key is not None:
+            value = _unquote(item.group(1) or item.group(2) or "")
+            meta[key] = f"{meta[key]}; {value}" if meta[key] else value
+            continue
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            key, value = name.strip().lower(), value.strip()
+            if value.startswith("[") and value.endswith("]"):
+                value = "; ".join(_unquote(v) for v in value[1:-1].split(",") if v.strip())
+            meta[key] = _unquote(value)
     return meta
+
+
+def _unquote(value: str) -> str:
+    return value.strip().strip('"').strip("'")
 
 
 def _article_from_html(html: str, article_id: str, where: str, url: str | None = None) -> Article:
@@ -248,7 +264,9 @@ def normalize_date(value: object) -> str | None:
         pass
     import dateparser
 
-    parsed = dateparser.parse(text, languages=["en"], settings={"PREFER_DAY_OF_MONTH": "first"})
+    # A bare year is not a date: without REQUIRE_PARTS dateparser fills in today's month and day.
+    parsed = dateparser.parse(text, languages=["en"],
+                              settings={"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["month", "year"]})
     return parsed.date().isoformat() if parsed else None
 
 

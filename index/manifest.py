@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the vectors table holds sentence vectors too (a format-1 index cannot take them)
 MANIFEST_NAME = "manifest.json"
 
 
@@ -27,7 +27,7 @@ class Manifest:
         if self.format_version != other.format_version:
             raise IndexMismatch(
                 f"{index_dir}: index format {self.format_version}, this version reads {other.format_version}; "
-                "rebuild it with 'assistant ingest --index DIR --rebuild ...'"
+                "ingest into another --index folder (or delete this one and ingest again)"
             )
         if self.model != other.model or self.dim != other.dim:
             raise IndexMismatch(

@@ -22,7 +22,7 @@ import numpy as np
 from index import database as db
 from index.articles import Article, Chunk, Sentence
 from index.keywords import KeywordIndex
-from index.manifest import Manifest, fsync_dir, read_manifest, write_manifest
+from index.manifest import FORMAT_VERSION, Manifest, fsync_dir, read_manifest, write_manifest
 from index.vectors import VectorIndex
 
 
@@ -211,6 +211,9 @@ def load_or_build_artifacts(folder: Path, conn, manifest: Manifest, generation: 
     vectors, keywords = build_artifacts(conn, manifest)
     with contextlib.suppress(OSError):  # read-only folder: the in-memory copy serves this process
         save_artifacts(folder, generation, vectors, keywords)
+        # After a crash past the commit point the previous generation's files are still here; snapshots are
+        # only made under the write lock, so no reader can still need them.
+        remove_stale_artifacts(folder, generation)
     return vectors, keywords
 
 
@@ -275,6 +278,8 @@ class EmbeddedStore:
             stored = expected
         elif expected is not None:
             stored.check_compatible(expected, folder)
+        elif stored.format_version != FORMAT_VERSION:  # reading (articles, info, remove): the format must match
+            stored.check_compatible(Manifest(stored.model, stored.dim, stored.chunking), folder)
         return cls(folder, stored)
 
     def snapshot(self) -> EmbeddedSnapshot:

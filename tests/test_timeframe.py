@@ -124,7 +124,7 @@ def test_a_datable_span_beats_an_event_phrase():
     ("What happened recently with Rekognition?", "recently"),
     ("What is the most recent ruling?", "most recent"),
     ("Which is the newest law?", "newest"),
-    ("What is the current status of the moratorium?", "current"),
+    ("What is the current status of the moratorium?", "current status"),
     ("Is it banned now?", "now"),
 ])
 def test_recency_words_prefer_new_articles_without_a_window(question, word):
