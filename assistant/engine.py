@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.converse import Turn, resolve
-from assistant.group import group_by_article
+from assistant.group import fold_near_duplicates, group_by_article
 from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
 from assistant.retrieve import Prior, retrieve
 from assistant.summarize import SummarySettings, candidates, select
@@ -102,6 +102,9 @@ class Assistant:
                              filters=filters, priors=priors)
         timings = dict(retrieval.timings)
         ranked = _boost(retrieval.passages, resolved.boost_article_ids)
+        t = time.perf_counter()
+        ranked = fold_near_duplicates(ranked, snapshot.near_duplicates())
+        timings["near_duplicates"] = time.perf_counter() - t
         t = time.perf_counter()
         top = group_by_article(ranked, k, per_article=settings.per_article)
         timings["grouping"] = time.perf_counter() - t

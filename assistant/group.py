@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from assistant.results import Passage
 
@@ -31,3 +32,27 @@ def article_ranking(passages: Sequence[Passage]) -> list[str]:
     for passage in passages:
         seen.setdefault(passage.article_id, None)
     return list(seen)
+
+
+def fold_near_duplicates(passages: Sequence[Passage], representative: Mapping[str, str]) -> list[Passage]:
+    """Keep the best-ranked article of each near-duplicate group (the same wire story in several outlets);
+    its first passage lists the other outlets as "also reported by"."""
+    kept: list[Passage] = []
+    leader: dict[str, str] = {}  # group -> the article shown for it
+    also: dict[str, list[str]] = {}
+    for passage in passages:
+        group = representative.get(passage.article_id, passage.article_id)
+        shown = leader.setdefault(group, passage.article_id)
+        if shown == passage.article_id:
+            kept.append(passage)
+        else:
+            label = passage.source or passage.title
+            if label not in also.setdefault(shown, []):
+                also[shown].append(label)
+    out, labelled = [], set()
+    for passage in kept:
+        if passage.article_id in also and passage.article_id not in labelled:
+            labelled.add(passage.article_id)
+            passage = replace(passage, also_reported_by=tuple(also[passage.article_id]))
+        out.append(passage)
+    return out

@@ -37,6 +37,7 @@ class Passage:
     keyword_score: float | None = None
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    also_reported_by: tuple[str, ...] = ()  # sources of near-duplicate articles folded into this one
 
 
 @dataclass(frozen=True)

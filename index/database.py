@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_rowid);
 -- Embedding cache keyed by the embedded text's hash: the chunk vector (float32) and its
 -- sentences' pooled vectors (float16, one row per sentence of the chunk).
+-- MinHash signature of each article body, for grouping near-duplicate stories (added in place:
+-- an index made before it gets the table, and signatures are filled in on first open).
+CREATE TABLE IF NOT EXISTS signatures (
+    article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
+    minhash BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS vectors (
     hash TEXT PRIMARY KEY, vector BLOB NOT NULL, sentence_vectors BLOB NOT NULL
 ) WITHOUT ROWID;
@@ -94,6 +100,7 @@ def insert_article(conn: sqlite3.Connection, article: Article, sentences: list[S
          article.published_at, article.url, article.path, article.content_hash, article.record_hash),
     )
     rowid = cur.lastrowid
+    conn.execute("INSERT INTO signatures (article_rowid, minhash) VALUES (?, ?)", (rowid, body_signature(article.body)))
     conn.executemany(
         "INSERT INTO sentences (article_rowid, idx, start, end) VALUES (?, ?, ?, ?)",
         [(rowid, i, s.start, s.end) for i, s in enumerate(sentences)],
@@ -130,3 +137,20 @@ def sentence_vectors(conn: sqlite3.Connection, chunk_id: int, dim: int) -> np.nd
         (chunk_id,),
     ).fetchone()
     return np.frombuffer(row[0], dtype=np.float16).reshape(-1, dim).astype(np.float32)
+
+
+def body_signature(body: str) -> bytes:
+    from index.near_duplicates import signature, to_bytes
+
+    return to_bytes(signature(body))
+
+
+def fill_missing_signatures(conn: sqlite3.Connection) -> None:
+    """Signatures for articles stored before near-duplicate detection existed."""
+    rows = conn.execute("SELECT rowid, body FROM articles WHERE rowid NOT IN (SELECT article_rowid FROM signatures)"
+                        ).fetchall()
+    if rows:
+        values = [(rowid, body_signature(body)) for rowid, body in rows]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO signatures VALUES (?, ?)", values)
+        conn.execute("COMMIT")

@@ -124,6 +124,7 @@ class EmbeddedSnapshot:
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=object)  # "" = undated
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
         self._body_cache: dict[int, str] = {}
+        self._duplicates: dict[str, str] | None = None
 
     @property
     def size(self) -> int:
@@ -151,6 +152,20 @@ class EmbeddedSnapshot:
     def sentence_vectors(self, position: int) -> np.ndarray:
         """Pooled vectors of the chunk's sentences, first_sentence..last_sentence, unit length."""
         return db.sentence_vectors(self.conn, int(self.chunk_ids[position]), self.manifest.dim)
+
+    def near_duplicates(self) -> dict[str, str]:
+        """article id -> its group's representative (the oldest), for articles with near-duplicates."""
+        if self._duplicates is None:
+            from index.near_duplicates import NearDuplicateIndex, from_bytes
+
+            rows = self.conn.execute(
+                "SELECT a.id, s.minhash FROM signatures s JOIN articles a ON a.rowid = s.article_rowid"
+                " ORDER BY COALESCE(a.published_at, '9999'), a.rowid").fetchall()
+            index = NearDuplicateIndex()
+            for article_id, blob in rows:
+                index.add_signature(article_id, from_bytes(blob))
+            self._duplicates = {m: g[0] for g in index.groups() for m in g}
+        return self._duplicates
 
     def article_rowid(self, article_id: str) -> int:
         if article_id not in self._rowid_by_id:
@@ -284,6 +299,7 @@ class EmbeddedStore:
 
     def snapshot(self) -> EmbeddedSnapshot:
         with self.write_lock():
+            db.fill_missing_signatures(self.conn)
             return EmbeddedSnapshot(self.folder, self.manifest)
 
     @contextmanager

@@ -7,7 +7,7 @@ import pytest
 
 from assistant.engine import AskSettings, Assistant
 from assistant.fuse import reciprocal_rank_fusion
-from assistant.group import article_ranking, group_by_article
+from assistant.group import article_ranking, fold_near_duplicates, group_by_article
 from assistant.results import Filters, Passage
 from assistant.summarize import Candidate, SummarySettings, reading_order, select
 from index.ingest import build_index
@@ -162,3 +162,63 @@ def test_timings_cover_every_stage(assistant):
                   "total"):
         assert answer.timings[stage] >= 0
     assert answer.to_dict()["text"] == answer.text
+
+
+def test_near_duplicates_fold_into_one_passage_with_also_reported_by():
+    ranked = [_passage(1, "wire-a", 3), _passage(2, "other", 2), _passage(3, "wire-b", 1)]
+    ranked[2] = Passage(3, 3, "wire-b", "t", "Northern Courier", None, None, "x", 0, 1, 1.0)
+    folded = fold_near_duplicates(ranked, {"wire-a": "wire-a", "wire-b": "wire-a"})
+    assert [p.article_id for p in folded] == ["wire-a", "other"]
+    assert folded[0].also_reported_by == ("Northern Courier",)
+    assert folded[1].also_reported_by == ()
+
+
+def test_a_syndicated_copy_is_grouped_at_ingest(tmp_path):
+    story = ("Forecasters expect heavy rain and strong winds along the coast on Friday, with gusts that could "
+             "reach sixty miles per hour near the harbor. Residents were told to secure outdoor furniture and "
+             "to avoid the sea front during the afternoon high tide. Ferries may be cancelled if the gusts grow "
+             "stronger, the port authority said, and schools will decide on Thursday evening whether to open.")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.md").write_text(f"---\nid: a\ntitle: Storm warning\nsource: Harbor Times\n---\n{story}\n")
+    (folder / "b.md").write_text(f"---\nid: b\ntitle: Storm on the way\nsource: Coast Daily\n---\n"
+                                 f"By a staff writer. {story}\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    answer = engine.ask("Will the ferries be cancelled because of the storm?")
+    assert [p.article_id for p in answer.passages].count("b") + [p.article_id for p in answer.passages].count(
+        "a") == 1
+    assert answer.passages[0].also_reported_by in (("Coast Daily",), ("Harbor Times",))
+    engine.close()
+
+
+def test_date_window_in_the_question_prefers_that_period_and_keeps_undated(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, date, text in [("old", "2020-06-10", "Amazon paused police use of Rekognition for one year."),
+                             ("new", "2021-05-18", "Amazon extended its pause on police use of Rekognition."),
+                             ("undated", "", "Rekognition is a face matching service sold by Amazon to police.")]:
+        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\npublished_at: {date}\n---\n{text}\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    in_2020 = engine.ask("What did Amazon do about police use of Rekognition in June 2020?")
+    in_2021 = engine.ask("What did Amazon do about police use of Rekognition in 2021?")
+    assert in_2020.time_window == ("2020-06-01", "2020-06-30")
+    assert "June 2020" in in_2020.time_note
+    ranks_2020 = [p.article_id for p in in_2020.passages]
+    ranks_2021 = [p.article_id for p in in_2021.passages]
+    assert ranks_2020.index("old") < ranks_2020.index("new")
+    assert ranks_2021.index("new") < ranks_2021.index("old")
+    assert "undated" in ranks_2020 and "undated" in ranks_2021
+    assert ranks_2020.index("undated") < ranks_2020.index("new")  # undated articles are never penalised
+    off = engine.ask("What did Amazon do about police use of Rekognition in June 2020?", time_aware=False)
+    assert off.time_window is None and off.time_note == ""
+    engine.close()
+
+
+def test_as_of_defaults_to_the_newest_article_for_an_archive(assistant):
+    answer = assistant.ask("police")
+    assert answer.as_of == "2021-03-02"
+    assert assistant.ask("police", as_of="2020-06-12").as_of == "2020-06-12"
