@@ -62,3 +62,16 @@ def test_follow_up_finds_the_article_only_with_the_conversation(demo, first, fol
     assert not bare.passages[0].article_id.startswith(article)
     assert follow.passages[0].article_id.startswith(article)
     assert not follow.abstained
+
+
+@pytest.mark.parametrize(("question", "article"), [
+    ("What did Amazon say about its moratorium in June 2020?", "amazon-rekognition-moratorium"),
+    ("What did Virginia decide about police facial recognition in 2021?", "virginia-bans-local-police-use"),
+    ("What did IBM say about facial recognition in 2021?", "one-year-later-retrospective"),
+])
+def test_date_window_finds_the_article_that_the_bare_question_misses(demo, question, article):
+    timed = demo.ask(question)
+    plain = demo.ask(question, time_aware=False)
+    assert timed.passages[0].article_id == article
+    assert plain.passages[0].article_id != article
+    assert timed.time_note.startswith("Searching articles from")
