@@ -81,7 +81,7 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), filters: Filters | None = None,
             k: int | None = None, mode: str | None = None, max_sentences: int | None = None,
-            as_of: date | str | None = None, time_aware: bool = True) -> Answer:
+            as_of: date | str | None = None, time_aware: bool = True, per_article: int | None = None) -> Answer:
         """Answer from the articles. `as_of` is the date the question is asked at (default: see
         default_as_of); time words in the question are read against it unless time_aware is False."""
         started = time.perf_counter()
@@ -106,7 +106,7 @@ class Assistant:
         ranked = fold_near_duplicates(ranked, snapshot.near_duplicates())
         timings["near_duplicates"] = time.perf_counter() - t
         t = time.perf_counter()
-        top = group_by_article(ranked, k, per_article=settings.per_article)
+        top = group_by_article(ranked, k, per_article=per_article or settings.per_article)
         timings["grouping"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -19,6 +19,8 @@ def register(command) -> None:
     p.add_argument("--synthetic-n", type=int, default=100, help="articles sampled for synthetic questions")
     p.add_argument("--time", choices=("on", "off", "both"), default="on",
                    help="time-awareness: the question's date as 'as of' and its time words (default on)")
+    p.add_argument("--per-article", default="2",
+                   help="comma-separated caps on passages per article among the k (grouping; default 2)")
     p.add_argument("--json", action="store_true", help="print metrics per configuration as JSON")
 
 
@@ -37,8 +39,8 @@ def run(args) -> int:
     index_dir, build_seconds = ensure_index(dataset, index_dir, encoder)
     assistant = Assistant.load(index_dir, encoder=encoder)
     times = {"on": [True], "off": [False], "both": [True, False]}[args.time]
-    configs = [Config(mode.strip(), int(k), t) for mode in args.modes.split(",") for k in args.ks.split(",")
-               for t in times]
+    configs = [Config(mode.strip(), int(k), t, int(cap)) for mode in args.modes.split(",")
+               for k in args.ks.split(",") for t in times for cap in args.per_article.split(",")]
     results = {}
     for config in configs:
         print(f"running {config.name} on {len(dataset.questions)} questions ...", file=sys.stderr)

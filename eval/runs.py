@@ -21,10 +21,12 @@ class Config:
     mode: str = "hybrid"
     k: int = 5
     time_aware: bool = True  # use the question's date as "as of" and its time words
+    per_article: int = 2  # passages one article may hold among the k
 
     @property
     def name(self) -> str:
         name = self.mode if self.k == 5 else f"{self.mode}-k{self.k}"
+        name = name if self.per_article == 2 else f"{name}-per{self.per_article}"
         return name if self.time_aware else f"{name}-notime"
 
 
@@ -63,7 +65,8 @@ def run_config(assistant, dataset: Dataset, config: Config, limit: int | None = 
 def run_question(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
     started = time.perf_counter()
     as_of = question.date if config.time_aware else None
-    answer = assistant.ask(question.text, k=config.k, mode=config.mode, as_of=as_of, time_aware=config.time_aware)
+    answer = assistant.ask(question.text, k=config.k, mode=config.mode, as_of=as_of, time_aware=config.time_aware,
+                           per_article=config.per_article)
     seconds = time.perf_counter() - started
     ranking = article_scores(answer.passages)
     gold = dataset.qrels.get(question.id, {})
