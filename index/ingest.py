@@ -150,7 +150,9 @@ def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encod
     _embed_missing(texts, store, encoder, report)
     if bar is not None:
         bar.update(len(articles))
-        bar.set_postfix(chunks=report.chunks_embedded + report.chunks_from_cache, refresh=False)
+        chunks = report.chunks_embedded + report.chunks_from_cache
+        elapsed = max(getattr(bar, "format_dict", {}).get("elapsed", 0.0), 1e-6)
+        bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
     return prepared
 
 
@@ -175,7 +177,7 @@ def _embed_missing(texts: list[tuple], store: EmbeddedStore, encoder: Encoder, r
 
 
 class _CallbackBar:
-    """tqdm's update/set_postfix/close, reporting to a function (a UI progress bar)."""
+    """tqdm's update/set_postfix_str/close, reporting to a function (a UI progress bar)."""
 
     def __init__(self, callback):
         self.callback, self.n = callback, 0
@@ -184,7 +186,7 @@ class _CallbackBar:
         self.n += n
         self.callback(self.n)
 
-    def set_postfix(self, **_) -> None:
+    def set_postfix_str(self, *_, **__) -> None:
         pass
 
     def close(self) -> None:
