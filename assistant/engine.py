@@ -215,11 +215,12 @@ def as_turn(item: Answer | Turn | str) -> Turn:
 
 
 def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passage]:
-    """Follow-ups: passages of the articles cited in the previous turn move up (stable otherwise)."""
+    """Follow-ups: passages of the articles cited in the previous turn move up, in the order they were
+    cited there ([1] first), each article's passages in their retrieval order."""
     if not article_ids:
         return passages
-    wanted = set(article_ids)
-    first = [p for p in passages[:20] if p.article_id in wanted]
+    order = {article_id: i for i, article_id in enumerate(article_ids)}
+    first = sorted((p for p in passages[:20] if p.article_id in order), key=lambda p: order[p.article_id])
     return first + [p for p in passages if p not in first]
 
 
