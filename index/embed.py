@@ -58,6 +58,7 @@ class SentenceTransformerEncoder:
         self.dim = int(getter())
         self.max_tokens = int(self.model.max_seq_length)
         self.batch_size = batch_size
+        self._counter = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -86,9 +87,15 @@ class SentenceTransformerEncoder:
         return chunk_vectors, sentence_vectors
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Uses its own tokenizer copy: ingestion counts tokens in one thread while another embeds,
+        and one fast tokenizer must not be reconfigured (truncation) from two threads at once."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        if self._counter is None:
+            import copy
+
+            self._counter = copy.deepcopy(self.tokenizer)
+        encoded = self._counter(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
 

@@ -3,9 +3,11 @@ chunk the new ones, embed what the cache lacks, and commit everything in one tra
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,14 +69,46 @@ def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
 
 def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encoder: Encoder,
                 settings: ChunkSettings, progress: bool = False) -> IngestReport:
+    """Reading, cleaning, splitting and chunking run in a second thread while this one embeds, so the
+    model never waits for the parser; everything is committed at the end in one transaction."""
     started = time.perf_counter()
     report = IngestReport()
+    bar = _progress_bar(progress)
+    batches: queue.Queue = queue.Queue(maxsize=2)
+
+    def produce() -> None:
+        try:
+            for batch in _new_articles(items, store, report):
+                batches.put(_split_batch(batch, encoder, settings))
+        except BaseException as err:  # noqa: BLE001 - handed to the consuming thread, which raises it
+            batches.put(err)
+            return
+        batches.put(None)
+
+    threading.Thread(target=produce, name="ingest-reader", daemon=True).start()
+    prepared: list[PreparedArticle] = []
+    while (item := batches.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        batch, texts = item
+        _embed_missing(texts, store, encoder, report)
+        prepared += batch
+        _advance(bar, len(batch), report)
+    if bar is not None:
+        bar.close()
+    if prepared:
+        report.generation = store.commit(prepared, removals=[])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _new_articles(items: Iterable[Article | Problem], store: EmbeddedStore, report: IngestReport,
+                  batch_size: int = 32) -> Iterator[list[Article]]:
+    """Batches of articles that are new or changed; the rest is recorded in the report."""
     stored = store.stored_hashes()
     content_owner = {content: aid for aid, (_, content) in stored.items()}
-    pending: list[Article] = []
-    prepared: list[PreparedArticle] = []
-    bar = _progress_bar(progress)
     read_from: dict[str, str] = {}  # article id -> the input it came from in this run
+    pending: list[Article] = []
     for item in items:
         if isinstance(item, Problem):
             (report.notes if _is_note(item) else report.skipped).append(item)
@@ -94,16 +128,11 @@ def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encode
         (report.updated if verdict == "update" else report.added).append(item.id)
         content_owner[item.content_hash] = item.id
         pending.append(item)
-        if len(pending) >= 32:
-            prepared += _prepare_batch(pending, store, encoder, settings, report, bar)
+        if len(pending) >= batch_size:
+            yield pending
             pending = []
-    prepared += _prepare_batch(pending, store, encoder, settings, report, bar)
-    if bar is not None:
-        bar.close()
-    if prepared:
-        report.generation = store.commit(prepared, removals=[])
-    report.seconds = time.perf_counter() - started
-    return report
+    if pending:
+        yield pending
 
 
 def remove_articles(store: EmbeddedStore, article_ids: list[str]) -> tuple[list[str], list[str]]:
@@ -130,10 +159,9 @@ def _classify(article: Article, stored: dict[str, tuple[str, str]], content_owne
     return "new"
 
 
-def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encoder, settings: ChunkSettings,
-                   report: IngestReport, bar) -> list[PreparedArticle]:
-    if not articles:
-        return []
+def _split_batch(articles: list[Article], encoder: Encoder, settings: ChunkSettings
+                 ) -> tuple[list[PreparedArticle], list[tuple]]:
+    """Sentences, token counts, chunks and the texts to embed (hash, text, tokens, sentence spans)."""
     split = [split_sentences(a.body) for a in articles]
     counts = encoder.count_tokens([s.text for sentences in split for s in sentences])
     prepared, texts = [], []
@@ -147,13 +175,16 @@ def _prepare_batch(articles: list[Article], store: EmbeddedStore, encoder: Encod
         prepared.append(PreparedArticle(article, sentences, chunks, hashes))
         for chunk, text, key in zip(chunks, chunk_texts, hashes, strict=True):
             texts.append((key, text, chunk.n_tokens, _sentence_spans(chunk, sentences, len(text) - len(chunk.text))))
-    _embed_missing(texts, store, encoder, report)
-    if bar is not None:
-        bar.update(len(articles))
-        chunks = report.chunks_embedded + report.chunks_from_cache
-        elapsed = max(getattr(bar, "format_dict", {}).get("elapsed", 0.0), 1e-6)
-        bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
-    return prepared
+    return prepared, texts
+
+
+def _advance(bar, n_articles: int, report: IngestReport) -> None:
+    if bar is None:
+        return
+    bar.update(n_articles)
+    chunks = report.chunks_embedded + report.chunks_from_cache
+    elapsed = max(getattr(bar, "format_dict", {}).get("elapsed", 0.0), 1e-6)
+    bar.set_postfix_str(f"{chunks} chunks, {chunks / elapsed:.1f} chunks/s", refresh=False)
 
 
 def _sentence_spans(chunk, sentences, prefix: int) -> list[tuple[int, int]]:
