@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--index", type=Path, default=None,
                        help="index folder (default: the demo corpus's index, built on first use)")
         p.add_argument("--model", default=None,
-                       help="embedding model name or folder (default: the bundled all-MiniLM-L6-v2)")
+                       help="embedding model name or folder (default: the bundled all-MiniLM-L6-v2, or the "
+                            "model an existing --index was built with)")
+        p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
+                       help="how the model runs: torch (exact fp32), onnx (fp32) or onnx-int8 (fastest); "
+                            "default: torch for a new index, else the index's own")
+        p.add_argument("--device", default=None, help="torch device for the model, e.g. cuda (default cpu)")
         p.set_defaults(handler=_lazy(handler))
         return p
 

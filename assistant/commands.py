@@ -31,11 +31,16 @@ _ENCODERS: dict = {}
 
 
 def encoder_for(args):
-    key = getattr(args, "model", None)
+    """The model named by --model/--backend; without them, the one the --index was built with."""
+    model, backend = getattr(args, "model", None), getattr(args, "backend", None)
+    index_dir = getattr(args, "index", None)
+    key = (model, backend, str(index_dir) if model is None and backend is None else None)
     if key not in _ENCODERS:
-        from index.embed import load_encoder
+        from index.embed import encoder_for_index, load_encoder
 
-        _ENCODERS[key] = load_encoder(key, device=getattr(args, "device", None) or "cpu")
+        device = getattr(args, "device", None) or "cpu"
+        encoder = encoder_for_index(index_dir, device) if key[2] and index_dir else None
+        _ENCODERS[key] = encoder or load_encoder(model, device=device, backend=backend or "torch")
     return _ENCODERS[key]
 
 

@@ -54,9 +54,11 @@ class Assistant:
     def load(cls, index_dir: Path | str | None = None, encoder=None, model: str | None = None,
              settings: AskSettings | None = None) -> Assistant:
         """Open an index (default: the demo corpus's, built on first use) with its embedding model."""
-        from index.embed import load_encoder
+        from index.embed import encoder_for_index, load_encoder
         from index.store import EmbeddedStore
 
+        if encoder is None and model is None and index_dir is not None:
+            encoder = encoder_for_index(index_dir)  # the model the index was built with
         encoder = encoder or load_encoder(model)
         if index_dir is None:
             index_dir = ensure_demo_index(encoder)

@@ -116,6 +116,28 @@ def load_encoder(model: str | None = None, device: str = "cpu", backend: str = "
     raise ValueError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
+def split_model_name(name: str) -> tuple[str, str]:
+    """(model, backend) from an index manifest's model name, e.g. "all-MiniLM-L6-v2+onnx-int8"."""
+    for backend in ("onnx-int8", "onnx"):
+        if name.endswith(f"+{backend}"):
+            return name[: -len(backend) - 1], backend
+    return name, "torch"
+
+
+def encoder_for_index(index_dir, device: str = "cpu") -> Encoder | None:
+    """The encoder an existing index was built with (model and backend from its manifest), or None."""
+    from pathlib import Path
+
+    from index.manifest import read_manifest
+
+    folder = Path(index_dir)
+    manifest = read_manifest(folder) if folder.exists() else None
+    if manifest is None:
+        return None
+    model, backend = split_model_name(manifest.model)
+    return load_encoder(None if model == DEFAULT_MODEL else model, device=device, backend=backend)
+
+
 def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]],
                fallback: np.ndarray) -> np.ndarray:
     """Mean of the token vectors whose characters fall inside each span (unit length); a span the
