@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -48,6 +49,8 @@ class Assistant:
         self.settings = settings or AskSettings()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # one ingest or removal at a time in this process
+        self._readers: dict[int, int] = {}  # snapshot id -> questions running on it
+        self._retired: dict[int, object] = {}  # replaced snapshots waiting for their last reader
         self.snapshot = store.snapshot()
 
     @classmethod
@@ -70,24 +73,47 @@ class Assistant:
         return cls(store, encoder, settings)
 
     def reload(self) -> None:
+        """Swap in the newest snapshot; the old one closes when the last question using it is done."""
         fresh = self.store.snapshot()
         with self._lock:
             old, self.snapshot = self.snapshot, fresh
-        old.close()
+            if not self._readers.get(id(old)):
+                old.close()
+            else:
+                self._retired[id(old)] = old
+
+    @contextmanager
+    def _reading(self):
+        """The current snapshot, kept open for the duration of one question."""
+        with self._lock:
+            snapshot = self.snapshot
+            self._readers[id(snapshot)] = self._readers.get(id(snapshot), 0) + 1
+        try:
+            yield snapshot
+        finally:
+            with self._lock:
+                self._readers[id(snapshot)] -= 1
+                if not self._readers[id(snapshot)]:
+                    del self._readers[id(snapshot)]
+                    retired = self._retired.pop(id(snapshot), None)
+                    if retired is not None:
+                        retired.close()
 
     def default_as_of(self) -> date:
-        """Today, or the newest article's date when the collection ends in the past (an archive)."""
-        newest = max((d for d in self.snapshot.chunk_dates if d), default="")
-        today = date.today()
-        return min(today, date.fromisoformat(newest)) if newest else today
+        return default_as_of(self.snapshot)
 
     def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), filters: Filters | None = None,
             k: int | None = None, mode: str | None = None, max_sentences: int | None = None,
             as_of: date | str | None = None, time_aware: bool = True, per_article: int | None = None) -> Answer:
         """Answer from the articles. `as_of` is the date the question is asked at (default: see
         default_as_of); time words in the question are read against it unless time_aware is False."""
+        with self._reading() as snapshot:  # one snapshot for the whole question, closed only after it
+            return self._ask(snapshot, question, history, filters, k, mode, max_sentences, as_of, time_aware,
+                             per_article)
+
+    def _ask(self, snapshot, question, history, filters, k, mode, max_sentences, as_of, time_aware,
+             per_article) -> Answer:
         started = time.perf_counter()
-        snapshot = self.snapshot  # one snapshot for the whole question
         settings = self.settings
         k = k or settings.k
         mode = mode or settings.mode
@@ -95,7 +121,7 @@ class Assistant:
         question = question.strip()
         resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = as_of is not None
-        reference = _to_date(as_of) if explicit_as_of else self.default_as_of()
+        reference = _to_date(as_of) if explicit_as_of else default_as_of(snapshot)
         frame = parse_timeframe(resolved.query, reference) if time_aware else None
         query = strip_expression(resolved.query, frame) if frame and frame.has_window else resolved.query
         priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
@@ -137,14 +163,17 @@ class Assistant:
     # Corpus management, so that front ends need only this class.
     def articles(self):
         """ArticleInfo rows of the current snapshot, newest first."""
-        return self.snapshot.articles()
+        with self._reading() as snapshot:
+            return snapshot.articles()
 
     def article(self, article_id: str):
         """The full Article (body, metadata) from the current snapshot."""
-        return self.snapshot.article(article_id)
+        with self._reading() as snapshot:
+            return snapshot.article(article_id)
 
     def sentences(self, article_id: str):
-        return self.snapshot.sentences(article_id)
+        with self._reading() as snapshot:
+            return snapshot.sentences(article_id)
 
     def ingest(self, inputs: Sequence[str], progress=None):
         """Add files, folders or URLs; questions keep using the old snapshot until the commit,
@@ -186,6 +215,13 @@ def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...
                                         passage.published_at))
     cited = tuple(CitedPassage(n, passages[i], tuple(sorted(highlights[i]))) for i, n in numbers.items())
     return tuple(sentences), cited
+
+
+def default_as_of(snapshot) -> date:
+    """Today, or the newest article's date when the collection ends in the past (an archive)."""
+    newest = max((d for d in snapshot.chunk_dates if d), default="")
+    today = date.today()
+    return min(today, date.fromisoformat(newest)) if newest else today
 
 
 def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:

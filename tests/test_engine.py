@@ -222,3 +222,15 @@ def test_as_of_defaults_to_the_newest_article_for_an_archive(assistant):
     answer = assistant.ask("police")
     assert answer.as_of == "2021-03-02"
     assert assistant.ask("police", as_of="2020-06-12").as_of == "2020-06-12"
+
+
+def test_reload_keeps_a_snapshot_open_until_its_question_is_done(assistant):
+    import sqlite3
+
+    with assistant._reading() as in_use:
+        assistant.reload()  # an ingest finished while this question was running
+        assert in_use is not assistant.snapshot
+        assert in_use.articles()  # still readable
+    with pytest.raises(sqlite3.ProgrammingError):
+        in_use.conn.execute("SELECT 1")  # closed once its last reader finished
+    assert not assistant.ask("Rekognition moratorium").abstained

@@ -1,0 +1,159 @@
+"""The public endpoints through gradio_client against the app launched in-process (fake encoder, tiny index):
+ask, list_articles, ingest; upload limits; login; and that an ingest never holds up a question."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from tests.fakes import FakeEncoder
+from tests.test_ui_events import make_assistant
+
+Client = pytest.importorskip("gradio_client").Client
+handle_file = pytest.importorskip("gradio_client").handle_file
+
+# Gradio's queue trips pandas deprecation warnings of its own; they say nothing about this app.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+
+GATE_WORD = "gatedzanzibar"  # an ingested text containing it waits for the test to open the gate
+
+
+class GatedEncoder(FakeEncoder):
+    """Holds the embedding of any text containing GATE_WORD until `gate` is set: an ingest in progress."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate, self.waiting = threading.Event(), threading.Event()
+
+    def encode(self, texts):
+        if any(GATE_WORD in t.lower() for t in texts):
+            self.waiting.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().encode(texts)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from ui.app import build_app, launch
+
+    encoder = GatedEncoder()
+    engine = make_assistant(tmp_path_factory, encoder=encoder)
+    app = build_app(engine)
+    _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False)
+    yield client, encoder, url
+    encoder.gate.set()
+    client.close()
+    app.close()
+    engine.close()
+
+
+def test_api_lists_exactly_the_stable_names(served):
+    client, _, _ = served
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert names == {"/ask", "/list_articles", "/ingest"}
+
+
+def test_list_articles(served):
+    client, _, _ = served
+    rows = client.predict(api_name="/list_articles")
+    assert {"ibm", "amazon", "weather", "hostile"} <= {r["id"] for r in rows}
+    ibm = next(r for r in rows if r["id"] == "ibm")
+    assert ibm["source"] == "Ledger Wire" and ibm["published_at"] == "2020-06-08" and ibm["chunks"] >= 1
+
+
+def test_ask_and_follow_up(served):
+    client, _, _ = served
+    first = client.predict(question="What did IBM say about facial recognition?", api_name="/ask")
+    assert not first["abstained"] and "[1]" in first["text"]
+    assert first["cited"][0]["passage"]["article_id"] == "ibm"
+    assert first["sentences"][0]["citation"] == 1
+    follow = client.predict(question="And Amazon?", history=[first], api_name="/ask")
+    assert follow["question"] == "And Amazon?" and follow["query"] != "And Amazon?"  # read with the history
+
+
+def test_ask_options_and_bad_input(served):
+    client, _, _ = served
+    only = client.predict(question="police", sources=["Harbor Times"], k=2, mode="keyword", max_sentences=1,
+                          api_name="/ask")
+    assert all(p["source"] == "Harbor Times" for p in only["passages"])
+    assert only["mode"] == "keyword" and len(only["sentences"]) <= 1
+    with pytest.raises(Exception, match="must look like 2020-06-10"):
+        client.predict(question="What did IBM say?", date_from="June", api_name="/ask")
+    with pytest.raises(Exception, match="question is empty"):
+        client.predict(question="  ", api_name="/ask")
+
+
+def test_ingest_adds_and_rejects_by_type(served, tmp_path):
+    client, _, _ = served
+    article = tmp_path / "harbour-report.md"
+    article.write_text("---\ntitle: Harbour report\nsource: Port Gazette\npublished_at: 2020-06-11\n---\n"
+                       "The harbour master said the new cranes arrive in July.\n")
+    message, report = client.predict(files=[handle_file(str(article))], api_name="/ingest")
+    assert report["added"] == ["harbour-report"] and "Added 1" in message
+    assert "harbour-report" in {r["id"] for r in client.predict(api_name="/list_articles")}
+    answer = client.predict(question="When do the new harbour cranes arrive?", api_name="/ask")
+    assert any(p["article_id"] == "harbour-report" for p in answer["passages"])
+
+    bad = tmp_path / "tool.exe"
+    bad.write_text("MZ")
+    with pytest.raises(Exception, match="Invalid file type"):
+        client.predict(files=[handle_file(str(bad))], api_name="/ingest")
+
+
+def test_upload_size_limit(served, tmp_path):
+    from ui.events import MAX_UPLOAD_BYTES
+
+    client, _, _ = served
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"police camera " * (MAX_UPLOAD_BYTES // 14 + 10))
+    with pytest.raises(Exception, match="maximum file size"):
+        client.predict(files=[handle_file(str(huge))], api_name="/ingest")
+
+
+def test_questions_are_answered_while_an_ingest_runs(served, tmp_path):
+    client, encoder, _ = served
+    article = tmp_path / "gated.md"
+    article.write_text(f"---\ntitle: Slow article\n---\nThe {GATE_WORD} lighthouse keeper retired in June.\n")
+    job = client.submit(files=[handle_file(str(article))], api_name="/ingest")
+    try:
+        assert encoder.waiting.wait(20), "the ingest never started embedding"
+        answers = []
+        asker = threading.Thread(target=lambda: answers.append(
+            client.predict(question="What did IBM say about facial recognition?", api_name="/ask")))
+        asker.start()
+        asker.join(20)
+        assert answers and not answers[0]["abstained"], "a question waited for the ingest"
+        # The half-done ingest is invisible: the snapshot questions use has not changed.
+        assert "gated" not in {r["id"] for r in client.predict(api_name="/list_articles")}
+        assert not job.done()
+    finally:
+        encoder.gate.set()
+    message, report = job.result(timeout=30)
+    assert report["added"] == ["gated"]
+    assert "gated" in {r["id"] for r in client.predict(api_name="/list_articles")}
+
+
+def test_login(tmp_path_factory):
+    from ui.app import build_app, launch
+
+    engine = make_assistant(tmp_path_factory)
+    app = build_app(engine)
+    try:
+        _, url, _ = launch(app, port=free_port(), auth=[("ann", "s3cret")], prevent_thread_lock=True, quiet=True)
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
+            Client(url, verbose=False).predict(api_name="/list_articles")
+        client = Client(url, auth=("ann", "s3cret"), verbose=False)
+        assert client.predict(api_name="/list_articles")
+        client.close()
+    finally:
+        app.close()
+        engine.close()
