@@ -18,17 +18,31 @@ def register(command) -> None:
     p.add_argument("--article", action="append", default=[], help="only this article id (repeatable)")
     p.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
+    p.add_argument("--as-of", dest="as_of", default=None,
+                   help="the date the question is asked at, YYYY-MM-DD (default: today, or the newest "
+                        "article's date for an archive); 'this week' and 'last month' are read against it")
+    p.add_argument("--no-time", dest="time_aware", action="store_false",
+                   help="ignore dates: no window from the question's time words, no recency preference")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
 
 
 def run(args) -> int:
-    from assistant.commands import encoder_for
+    from assistant.commands import encoder_for, resolve_index
     from assistant.engine import Assistant
+    from assistant.errors import UserError
     from assistant.results import Filters
 
     filters = Filters(tuple(args.source), tuple(args.article), args.date_from, args.date_to)
-    assistant = Assistant.load(args.index, encoder=encoder_for(args))
-    answer = assistant.ask(args.question, filters=filters, k=args.k, mode=args.mode, max_sentences=args.sentences)
+    as_of = _iso_date(args.as_of, "--as-of") if args.as_of else None
+    for value, flag in ((args.date_from, "--from"), (args.date_to, "--to")):
+        if value:
+            _iso_date(value, flag)
+    assistant = Assistant.load(resolve_index(args), encoder=encoder_for(args))
+    try:
+        answer = assistant.ask(args.question, filters=filters, k=args.k, mode=args.mode,
+                               max_sentences=args.sentences, as_of=as_of, time_aware=args.time_aware)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     if args.json:
         json.dump(answer.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -37,10 +51,24 @@ def run(args) -> int:
     return 0
 
 
+def _iso_date(value: str, flag: str):
+    from datetime import date
+
+    from assistant.errors import UserError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{flag} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
 def format_answer(answer) -> str:
     lines = [textwrap.fill(answer.text, width=100), ""]
     if answer.note:
         lines += [f"({answer.note})", ""]
+    time_line = f"as of {answer.as_of}" + (f"; {answer.time_note} (--no-time to search all dates)"
+                                           if answer.time_note else "")
+    lines += [f"({time_line})", ""]
     if answer.abstained:
         shown = [(i + 1, p, ()) for i, p in enumerate(answer.passages[:3])]
         lines.append("Closest passages:")
@@ -50,6 +78,8 @@ def format_answer(answer) -> str:
     for number, passage, _ in shown:
         meta = ", ".join(x for x in (passage.source, passage.published_at) if x)
         lines.append(f"[{number}] {passage.title}" + (f" ({meta})" if meta else "") + f"  id={passage.article_id}")
+        if passage.also_reported_by:
+            lines.append(f"    also reported by: {', '.join(passage.also_reported_by)}")
         if passage.url:
             lines.append(f"    {passage.url}")
         lines.append(textwrap.indent(textwrap.fill(passage.text, width=96), "    "))
