@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ingest", "Add files, folders or URLs to the index (incremental).", "assistant.commands:ingest")
     p.add_argument("inputs", nargs="+", help=".txt .md .html .json .jsonl files, folders, or http(s) URLs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--chunk-tokens", type=int, default=None,
+                   help="chunk size in model tokens for a new index (default 200; an existing index keeps its own)")
+    p.add_argument("--title-in-embedding", default=None, choices=("yes", "no"),
+                   help="embed 'title + chunk' (yes, default) or the chunk alone, for a new index")
 
     command("articles", "List the articles in the index.", "assistant.commands:articles")
 

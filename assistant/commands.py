@@ -51,9 +51,26 @@ def ingest(args) -> int:
         from index.demo import demo_index_dir
 
         args.index = demo_index_dir()
-    report = build_index(args.inputs, args.index, encoder_for(args), progress=not args.no_progress)
+    report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
+                         progress=not args.no_progress)
     print(report.summary())
     return 0 if (report.added or report.updated or report.unchanged or not report.skipped) else 1
+
+
+def _chunk_settings(args):
+    """Chunking for this ingest: the existing index's own, adjusted by any option given."""
+    from dataclasses import replace
+
+    from index.chunk import ChunkSettings
+    from index.manifest import read_manifest
+
+    manifest = read_manifest(Path(args.index)) if Path(args.index).exists() else None
+    settings = ChunkSettings(**manifest.chunking) if manifest else ChunkSettings()
+    if args.chunk_tokens is not None:
+        settings = replace(settings, max_tokens=args.chunk_tokens)
+    if args.title_in_embedding is not None:
+        settings = replace(settings, title_in_embedding=args.title_in_embedding == "yes")
+    return settings
 
 
 def articles(args) -> int:
