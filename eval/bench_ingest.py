@@ -70,14 +70,14 @@ def peak_rss_mb() -> float:
 
 
 def run(articles: Path, index_dir: Path, limit: int | None, model: str | None, device: str,
-        progress: bool) -> dict:
+        progress: bool, backend: str = "torch") -> dict:
     from index.chunk import ChunkSettings
     from index.embed import load_encoder
     from index.ingest import ingest_into, open_store
     from index.load import load_inputs
 
     started = time.perf_counter()
-    encoder = TimedEncoder(load_encoder(model, device=device))
+    encoder = TimedEncoder(load_encoder(model, device=device, backend=backend))
     model_seconds = time.perf_counter() - started
 
     settings = ChunkSettings()
@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=None, help="also write the figures here as JSON")
     parser.add_argument("--model", default=None, help="embedding model (default: the bundled all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
     parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     args = parser.parse_args(argv)
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         index_dir = args.index or Path(tmp) / "index"
-        result = run(args.articles, index_dir, args.limit, args.model, args.device, args.progress)
+        result = run(args.articles, index_dir, args.limit, args.model, args.device, args.progress, args.backend)
         if args.index is None:
             result["index"] = "(temporary, deleted)"
     print(table(result))
