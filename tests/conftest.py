@@ -25,3 +25,17 @@ def real_encoder():
     from index.embed import load_encoder
 
     return load_encoder()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_home(tmp_path_factory):
+    """Tests never read or write the user's cache (demo index, ONNX exports): each run gets its own."""
+    import os
+
+    previous = os.environ.get("ARTICLE_ASSISTANT_HOME")
+    os.environ["ARTICLE_ASSISTANT_HOME"] = str(tmp_path_factory.mktemp("assistant-home"))
+    yield
+    if previous is None:
+        os.environ.pop("ARTICLE_ASSISTANT_HOME", None)
+    else:
+        os.environ["ARTICLE_ASSISTANT_HOME"] = previous
