@@ -99,8 +99,10 @@ def article_scores(passages) -> list[tuple[str, float]]:
 
 
 def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, float]:
+    """Means over the questions that were run (a --limit run is not scored on the others)."""
+    asked = {r.id for r in rows}
     run = {r.id: list(r.ranking) for r in rows if r.id in dataset.qrels}
-    per_query = evaluate_run(run, dataset.qrels)
+    per_query = evaluate_run(run, {q: judged for q, judged in dataset.qrels.items() if q in asked})
     metrics = aggregate(list(per_query.values()))
     answerable = [r for r in rows if not r.unanswerable and r.id in dataset.qrels]
     unanswerable = [r for r in rows if r.unanswerable]

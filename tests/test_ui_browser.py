@@ -1,6 +1,7 @@
 """The app in a real browser (Debian's Chromium through Playwright) on the demo corpus with the real model:
-an answer with a citation opens its passage's article with the sentence highlighted in place; an uploaded
-article full of HTML and script payloads shows as text and runs nothing."""
+an answer with a citation opens its passage's article with the sentence highlighted in place; the time note
+shows and "Search all dates" asks again in one click; the Evaluation tab runs; an uploaded article full of
+HTML and script payloads shows as text and runs nothing."""
 
 from __future__ import annotations
 
@@ -118,6 +119,40 @@ def test_answer_cites_and_opens_the_highlighted_sentence(page):
     page.locator("#new-conversation").click()
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 0")
     assert page.locator("#passages .panel-empty").count() == 1
+
+
+def test_time_note_and_search_all_dates(page):
+    ask(page, "What did IBM announce in June 2020?")
+    bots = page.locator('#chat [data-testid="bot"]')
+    dated = " ".join(bots.last.inner_text().split())
+    assert "Searching articles from June 2020" in dated and "As of 2022-07-01" in dated  # the demo's newest date
+    button = page.locator("#search-all-dates")
+    button.wait_for(state="visible", timeout=10_000)
+    button.click()  # one click: the same question again, its dates not used
+    page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 2",
+                           timeout=60_000)
+    assert "again, over all dates" in page.locator('#chat [data-testid="user"]').last.inner_text()
+    assert "all dates searched" in " ".join(bots.last.inner_text().split())
+    button.wait_for(state="hidden", timeout=10_000)
+    assert page.locator("#passages .panel").get_attribute("data-turn") == "1"
+
+
+def test_evaluation_tab_runs_the_demo_questions(page):
+    page.get_by_role("tab", name="Evaluation").click()
+    assert page.locator("#eval-dataset textarea, #eval-dataset input").first.input_value().endswith(
+        "demo_questions.jsonl")
+    for mode in ("dense", "keyword"):  # hybrid only, and a few questions: quick
+        page.locator("#eval-modes").get_by_label(mode).uncheck()
+    page.locator("#eval-limit input").fill("4")
+    page.locator("#eval-run").click()
+    page.wait_for_function("() => document.querySelector('#eval-status textarea').value.startsWith('Evaluated')",
+                           timeout=120_000)
+    assert "Evaluated 4 questions from demo_questions.jsonl in 1 mode(s) (hybrid)" in page.locator(
+        "#eval-status textarea").input_value()
+    assert page.locator("#eval-report table").count() == 1
+    assert "recall@5" in page.locator("#eval-report").inner_text()
+    page.wait_for_selector("#eval-plot img", timeout=20_000)
+    assert page.locator("#eval-failures").is_visible()
 
 
 def test_hostile_upload_is_shown_as_text_and_runs_nothing(page, tmp_path):

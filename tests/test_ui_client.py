@@ -3,8 +3,11 @@ ask, list_articles, ingest; upload limits; login; and that an ingest never holds
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
+import urllib.request
 
 import pytest
 
@@ -90,6 +93,55 @@ def test_ask_options_and_bad_input(served):
         client.predict(question="What did IBM say?", date_from="June", api_name="/ask")
     with pytest.raises(Exception, match="question is empty"):
         client.predict(question="  ", api_name="/ask")
+
+
+def test_ask_as_of_and_time_aware(served):
+    client, _, _ = served
+    params = {p["parameter_name"]: p for p in
+              client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]["parameters"]}
+    assert list(params)[-2:] == ["as_of", "time_aware"]  # appended: positional callers keep working
+    assert params["as_of"]["parameter_default"] is None and params["time_aware"]["parameter_default"] is True
+
+    dated = client.predict(question="What did IBM say in June 2020?", api_name="/ask")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", dated["as_of"])  # the default date is always reported
+    assert dated["time_note"] == "Searching articles from June 2020"
+    assert dated["time_window"] == ["2020-06-01", "2020-06-30"]
+    assert dated["passages"][0]["published_at"].startswith("2020-06")  # the window is preferred
+
+    anchored = client.predict(question="What did IBM say in June 2020?", as_of="2020-06-12", api_name="/ask")
+    assert anchored["as_of"] == "2020-06-12"
+    undated = client.predict(question="What did IBM say in June 2020?", as_of="2020-06-12", time_aware=False,
+                             api_name="/ask")
+    assert (undated["as_of"], undated["time_note"], undated["time_window"]) == ("2020-06-12", "", None)
+
+    timeline = client.predict(question="timeline of police use of facial recognition", api_name="/ask")
+    assert timeline["chronological"] and timeline["text"].startswith(f"({timeline['sentences'][0]['published_at']})")
+    assert all("also_reported_by" in p for p in timeline["passages"])
+    with pytest.raises(Exception, match="'as of' date must look like 2020-06-10"):
+        client.predict(question="What did IBM say?", as_of="yesterday", api_name="/ask")
+
+
+def http_ask(url: str, body: dict, route: str = "ask") -> dict:
+    """The two plain-HTTP requests of ui/API.md: queue the call, then read its result from the stream."""
+    request = urllib.request.Request(f"{url}gradio_api/call/{route}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=30) as response:
+        stream = response.read().decode()
+    assert "event: complete" in stream, stream[:500]
+    return json.loads(stream.split("data: ", 1)[1].splitlines()[0])[0]
+
+
+def test_plain_http_ask_with_and_without_the_time_parameters(served):
+    _, _, url = served
+    earlier = ["What did IBM say in June 2020?", None, None, None, None, 5, "hybrid", 3]  # before as_of existed
+    assert http_ask(url, {"data": earlier})["time_note"] == "Searching articles from June 2020"
+    assert http_ask(url, {"data": [*earlier, "2020-06-12"]})["as_of"] == "2020-06-12"
+    full = http_ask(url, {"data": [*earlier, "2020-06-12", False]})
+    assert (full["as_of"], full["time_note"]) == ("2020-06-12", "")
+    named = http_ask(url, {"question": "What did IBM say in June 2020?", "as_of": "2020-06-12"}, route="v2/ask")
+    assert named["as_of"] == "2020-06-12" and named["time_note"] == "Searching articles from June 2020"
 
 
 def test_ingest_adds_and_rejects_by_type(served, tmp_path):

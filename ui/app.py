@@ -1,10 +1,12 @@
 """The Gradio app: `build_app(assistant)` wires components to ui.events; `launch()` serves it.
 
 Public endpoints (see ui/API.md): ask, list_articles, ingest. The browser's own events are private:
-they carry UI state (chat messages, the Answer history) that means nothing to an API client."""
+they carry UI state (chat messages, the Answer history) that means nothing to an API client, and the
+Evaluation tab's run is a long job for people, not an endpoint."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +14,7 @@ import gradio as gr
 
 from assistant.converse import Turn
 from assistant.errors import UserError
-from ui import views
+from ui import evaluation, views
 from ui.events import (
     ALLOWED_SUFFIXES,
     ARTICLE_COLUMNS,
@@ -27,6 +29,9 @@ from ui.events import (
 from ui.style import ARTICLE_JS, CONFIRM_REMOVAL_JS, CSS, PANEL_JS, THEME
 
 ASK_CONCURRENCY = 4  # questions answered at once; ingest and removal have their own queue slot
+# /ask's parameters before as_of and time_aware were appended, and the defaults of those two (see ui/API.md).
+ASK_FIRST_PARAMETERS = 8
+ASK_ADDED_DEFAULTS = (None, True)
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 _PROGRESS = gr.Progress()
 
@@ -45,9 +50,12 @@ def build_app(assistant, examples: list[str] | None = None) -> gr.Blocks:
                 ask = _ask_tab(events, examples)
             with gr.Tab("Corpus", id="corpus", elem_id="tab-corpus") as corpus_tab:
                 corpus = _corpus_tab(events)
+            with gr.Tab("Evaluation", id="evaluation", elem_id="tab-evaluation"):
+                evaluate = _evaluation_tab()
         corpus.tab = corpus_tab
         _wire_chat(events, ask, state)
         _wire_corpus(events, corpus, ask)
+        _wire_evaluation(events, evaluate)
         _api(events)
     return app
 
@@ -62,6 +70,8 @@ def _ask_tab(events: Events, examples: list[str]) -> SimpleNamespace:
                 allow_tags=False, latex_delimiters=[], feedback_options=None, group_consecutive_messages=False,
                 buttons=["copy"], placeholder="Ask a question about the articles in the index.",
             )
+            # Offered when dates shaped the last answer: ask it again with the question's time words ignored.
+            c.all_dates = gr.Button("Search all dates", visible=False, size="sm", elem_id="search-all-dates")
             with gr.Row(equal_height=True):
                 c.question = gr.Textbox(elem_id="question", show_label=False, scale=6, max_length=MAX_QUESTION_CHARS,
                                         placeholder="Ask a question, or a follow-up such as “And Amazon?”")
@@ -86,6 +96,12 @@ def _options(events: Events, c: SimpleNamespace) -> None:
                                      max_length=10)
             c.date_to = gr.Textbox(label="Published to", placeholder="YYYY-MM-DD", elem_id="filter-to",
                                    max_length=10)
+        with gr.Row(equal_height=True):
+            c.as_of = gr.Textbox(label="As of", placeholder="YYYY-MM-DD", elem_id="as-of", max_length=10, scale=2,
+                                 info="the date questions are asked at (“last week”); empty: today, or the "
+                                      "newest article's date")
+            c.time_aware = gr.Checkbox(True, label="Use dates in questions", elem_id="time-aware", scale=1,
+                                       info="“in June 2020”, “latest”: a date window or a preference")
         with gr.Row():
             c.k = gr.Slider(1, 10, value=5, step=1, label="Passages to search and cite", elem_id="passages-k")
             c.length = gr.Slider(1, 6, value=3, step=1, label="Answer length (sentences)", elem_id="answer-length")
@@ -114,16 +130,62 @@ def _corpus_tab(events: Events) -> SimpleNamespace:
     return c
 
 
+def _evaluation_tab() -> SimpleNamespace:
+    """Pick a dataset, run, read the table, the recall curve and the failed questions."""
+    c = SimpleNamespace()
+    gr.Markdown("Measures retrieval and answers on questions about the articles in **this index**: a questions "
+                "file (JSONL: question, answer, evidence article ids), or known-item questions drawn from the "
+                "index itself. Datasets with their own articles need their own index: `assistant eval DATASET`.",
+                elem_id="eval-intro")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            c.source = gr.Radio(list(evaluation.SOURCES), value=evaluation.SOURCE_FILE, label="Questions",
+                                elem_id="eval-source")
+            c.path = gr.Textbox(str(evaluation.DEMO_DATASET), label="Questions file (on the server)",
+                                elem_id="eval-dataset", info="default: the questions about the bundled demo corpus")
+        with gr.Column(scale=2):
+            c.modes = gr.CheckboxGroup(list(MODES), value=["dense", "keyword", "hybrid"], label="Retrieval modes",
+                                       elem_id="eval-modes")
+            with gr.Row():
+                c.limit = gr.Number(None, label="Question limit (empty: all)", precision=0, minimum=0,
+                                    elem_id="eval-limit")
+                c.time_aware = gr.Checkbox(True, label="Use question dates", elem_id="eval-time-aware",
+                                           info="each question's date as “as of”, and its time words")
+            c.run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
+    c.status = gr.Textbox(label="Status", interactive=False, lines=3, elem_id="eval-status")
+    with gr.Row(equal_height=False):
+        c.report = gr.Markdown(elem_id="eval-report", max_height=480, sanitize_html=True)
+        c.plot = gr.Image(label="Recall@k", type="filepath", format="png", interactive=False, elem_id="eval-plot",
+                          buttons=["download"], height=360)
+    c.failures = gr.Dataframe(headers=evaluation.FAILURE_COLUMNS, value=[], interactive=False, wrap=True,
+                              datatype=["str"] * len(evaluation.FAILURE_COLUMNS), max_height=420,
+                              column_widths=["8%", "22%", "12%", "12%", "8%", "26%", "12%"],
+                              label="Failures (gold article not in the top 5, expected answer missing, "
+                                    "or a wrong abstention)", elem_id="eval-failures")
+    return c
+
+
 def _wire_chat(events: Events, c: SimpleNamespace, state: SimpleNamespace) -> None:
     """Show the question at once, then answer (the slow step, with its own concurrency slot)."""
-    gr.on([c.question.submit, c.ask_button.click], events.push_question, [c.question, c.chat],
-          [c.chat, c.question, state.pending], queue=False, **PRIVATE).then(
-        events.answer, [state.pending, c.chat, state.answers, c.sources, c.date_from, c.date_to, c.k, c.mode, c.length],
-        [c.chat, state.answers, c.panel, c.article], concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY,
-        show_progress="minimal", **PRIVATE)
+    options = [c.sources, c.date_from, c.date_to, c.k, c.mode, c.length, c.as_of]
+    answered = [c.chat, state.answers, c.panel, c.article, c.all_dates]
+
+    def push_question(question: str, messages: list) -> tuple:
+        """The question shows at once; "Search all dates" hides until its answer says whether it applies."""
+        messages, box, pending = events.push_question(question, messages)
+        return messages, box, pending, gr.update(visible=False) if pending else gr.skip()
+
+    gr.on([c.question.submit, c.ask_button.click], push_question, [c.question, c.chat],
+          [c.chat, c.question, state.pending, c.all_dates], queue=False, **PRIVATE).then(
+        events.answer, [state.pending, c.chat, state.answers, *options, c.time_aware], answered,
+        concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY, show_progress="minimal", **PRIVATE)
+    c.all_dates.click(events.push_all_dates, [c.chat, state.answers], [c.chat, c.all_dates], queue=False,
+                      **PRIVATE).then(
+        events.answer_all_dates, [c.chat, state.answers, *options], answered, concurrency_id="ask",
+        concurrency_limit=ASK_CONCURRENCY, show_progress="minimal", **PRIVATE)
     # The Chatbot's own clear (bin) button starts a new conversation too, so the history never outlives the chat.
     gr.on([c.new_button.click, c.chat.clear], events.new_conversation, None,
-          [c.chat, state.answers, c.panel, c.article, c.question], queue=False, **PRIVATE)
+          [c.chat, state.answers, c.panel, c.article, c.question, c.all_dates], queue=False, **PRIVATE)
 
     def open_cited(history: list, evt: gr.EventData):
         """A card or an [n] marker was clicked; the panel's script sent {cite: '<turn>-<n>'}."""
@@ -150,17 +212,33 @@ def _wire_corpus(events: Events, c: SimpleNamespace, ask: SimpleNamespace) -> No
     gr.on([c.refresh_button.click, c.tab.select], events.refresh_corpus, None, outputs, **PRIVATE)
 
 
+def _wire_evaluation(events: Events, c: SimpleNamespace) -> None:
+    def run(source: str, path: str, modes: list[str], limit: float | None, time_aware: bool,
+            progress=_PROGRESS) -> tuple:
+        """One evaluation at a time, beside questions (its own queue slot); problems come back as the status."""
+        return events.evaluate(source, path, modes, limit, time_aware, progress)
+
+    def show_path(source: str):
+        return gr.update(interactive=source == evaluation.SOURCE_FILE)
+
+    c.source.change(show_path, [c.source], [c.path], queue=False, **PRIVATE)
+    c.run.click(run, [c.source, c.path, c.modes, c.limit, c.time_aware], [c.status, c.report, c.plot, c.failures],
+                concurrency_id="eval", concurrency_limit=1, **PRIVATE)
+
+
 def _api(events: Events) -> None:
     """Endpoints for gradio_client, typed through their signatures."""
 
     def ask(question: str, history: list[dict | str] | None = None, sources: list[str] | None = None,
             date_from: str | None = None, date_to: str | None = None, k: int = 5, mode: str = "hybrid",
-            max_sentences: int = 3) -> dict:
+            max_sentences: int = 3, as_of: str | None = None, time_aware: bool = True) -> dict:
         """Answer a question with citations. history: earlier results of this endpoint (or earlier
-        questions as strings), oldest first, for follow-ups. Returns the Answer as JSON."""
+        questions as strings), oldest first, for follow-ups. as_of: the date the question is asked at
+        (YYYY-MM-DD; default today, or the newest article's date for an archive); time_aware=False ignores
+        the question's time words. Returns the Answer as JSON (its as_of and time_note say what was used)."""
         try:
             result = events.ask(question, turns_from_json(history), make_filters(sources, date_from, date_to),
-                                k, mode, max_sentences)
+                                k, mode, max_sentences, as_of, time_aware)
         except UserError as err:
             raise gr.Error(str(err)) from err
         return result.to_dict()
@@ -193,10 +271,60 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None,
            auth: list[tuple[str, str]] | None = None, share: bool = False, prevent_thread_lock: bool = False,
            quiet: bool = False):
     """Serve on host:port (this machine only by default) with the upload limit, queue and look applied."""
+    from starlette.middleware import Middleware
+
     app.queue(max_size=64)
     return app.launch(
         server_name=host, server_port=port, auth=auth or None, share=share, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, theme=THEME, css=CSS, ssr_mode=False, show_error=False,
         footer_links=["api", "settings"], mcp_server=False,
         auth_message="Sign in to use this Article Assistant." if auth else None,
+        app_kwargs={"middleware": [Middleware(EarlierAskCalls)]},
     )
+
+
+class EarlierAskCalls:
+    """Plain-HTTP calls of /ask written before as_of and time_aware existed send eight positional values;
+    Gradio wants one per parameter, so this ASGI middleware appends the missing ones with their defaults.
+    (gradio_client fills in defaults itself; only POST .../call/ask with eight or nine values is touched.)"""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or \
+                not scope.get("path", "").rstrip("/").endswith("/call/ask"):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return await self.app(scope, _replay(message, receive), send)
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = _with_added_defaults(b"".join(chunks))
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
+        scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
+        await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
+
+
+def _with_added_defaults(body: bytes) -> bytes:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    data = payload.get("data") if isinstance(payload, dict) else None
+    added = len(data) - ASK_FIRST_PARAMETERS if isinstance(data, list) else -1
+    if not 0 <= added < len(ASK_ADDED_DEFAULTS):
+        return body
+    return json.dumps({**payload, "data": [*data, *ASK_ADDED_DEFAULTS[added:]]}).encode()
+
+
+def _replay(first: dict, receive):
+    """An ASGI receive that gives `first` once, then the real messages."""
+    pending = [first]
+
+    async def replay():
+        return pending.pop() if pending else await receive()
+
+    return replay

@@ -59,8 +59,12 @@ class Events:
     # --- asking -----------------------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[Answer] = (), filters: Filters | None = None, k: int = 5,
-            mode: str = "hybrid", max_sentences: int = 3) -> Answer:
-        """One question against the current snapshot. Validates what a form or a client may send."""
+            mode: str = "hybrid", max_sentences: int = 3, as_of: str | None = None,
+            time_aware: bool = True) -> Answer:
+        """One question against the current snapshot. Validates what a form or a client may send.
+
+        as_of: the date the question is asked at ('' or None: the engine's default, today or the newest
+        article's date); time_aware=False ignores the question's time words (no window, no preference)."""
         question = (question or "").strip()
         if not question:
             raise UserError("the question is empty")
@@ -70,7 +74,8 @@ class Events:
             raise UserError(f"unknown retrieval mode '{mode}' (use {', '.join(MODES)})")
         k = max(1, min(20, int(k or 5)))
         max_sentences = max(1, min(10, int(max_sentences or 3)))
-        kwargs = dict(history=list(history), filters=filters, k=k, mode=mode, max_sentences=max_sentences)
+        kwargs = dict(history=list(history), filters=filters, k=k, mode=mode, max_sentences=max_sentences,
+                      as_of=parse_date(as_of, "as of"), time_aware=True if time_aware is None else bool(time_aware))
         return self.assistant.ask(question, **kwargs)  # the engine keeps its snapshot open until it is done
 
     def push_question(self, question: str, messages: list[Message] | None) -> tuple[list[Message], str, str]:
@@ -83,22 +88,60 @@ class Events:
 
     def answer(self, question: str, messages: list[Message] | None, answers: list[Answer] | None,
                sources: Sequence[str] | None = None, date_from: str | None = None, date_to: str | None = None,
-               k: int = 5, mode: str = "hybrid", max_sentences: int = 3) -> tuple:
+               k: int = 5, mode: str = "hybrid", max_sentences: int = 3, as_of: str | None = None,
+               time_aware: bool = True) -> tuple:
         """Second step: the answer appended to the chat and to the history; the panel shows its passages.
 
-        Returns (messages, answers, panel html, article html)."""
+        Returns (messages, answers, panel html, article html, "Search all dates" button update)."""
         messages, answers = _as_list(messages), _as_list(answers)
         if not (question or "").strip():
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        form = dict(sources=sources, date_from=date_from, date_to=date_to, k=k, mode=mode,
+                    max_sentences=max_sentences, as_of=as_of, time_aware=time_aware is not False)
+        return self._answer(question, answers, messages, answers, form)
+
+    def push_all_dates(self, messages: list[Message] | None, answers: list[Answer] | None) -> tuple:
+        """First step of "Search all dates": the last question shows again, marked, and the button hides.
+
+        Returns (messages, button update)."""
+        messages, answers = _as_list(messages), _as_list(answers)
+        if not answers:
+            return gr.skip(), gr.update(visible=False)
+        return (messages + [{"role": "user", "content": views.all_dates_message(answers[-1].question)}],
+                gr.update(visible=False))
+
+    def answer_all_dates(self, messages: list[Message] | None, answers: list[Answer] | None,
+                         sources: Sequence[str] | None = None, date_from: str | None = None,
+                         date_to: str | None = None, k: int = 5, mode: str = "hybrid", max_sentences: int = 3,
+                         as_of: str | None = None) -> tuple:
+        """Second step: the last question asked again with time_aware=False (no window or preference from
+        its time words), read with the same earlier turns as the first time; a new turn of the chat.
+
+        Returns what `answer` returns."""
+        messages, answers = _as_list(messages), _as_list(answers)
+        if not answers:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        form = dict(sources=sources, date_from=date_from, date_to=date_to, k=k, mode=mode,
+                    max_sentences=max_sentences, as_of=as_of, time_aware=False)
+        return self._answer(answers[-1].question, answers[:-1], messages, answers, form)
+
+    def _answer(self, question: str, history: Sequence[Answer], messages: list[Message], answers: list[Answer],
+                form: dict) -> tuple:
+        """Ask with the form's options; the answer (or a one-line error) becomes the chat's next turn."""
         try:
-            result = self.ask(question, answers, make_filters(sources, date_from, date_to), k, mode, max_sentences)
+            result = self.ask(question, history, make_filters(form["sources"], form["date_from"], form["date_to"]),
+                              form["k"], form["mode"], form["max_sentences"], form["as_of"], form["time_aware"])
         except Exception as err:  # noqa: BLE001 - shown in the chat as one line, the app keeps going
             message = user_message(err) or f"{type(err).__name__}: {err}"
             return messages + [{"role": "assistant", "content": views.error_message(message)}], answers, \
-                gr.skip(), gr.skip()
+                gr.skip(), gr.skip(), gr.update(visible=False)
         turn = len(answers)
-        messages = messages + [{"role": "assistant", "content": views.answer_message(result, turn)}]
-        return messages, answers + [result], views.panel_html(result, turn), views.article_placeholder()
+        explicit = bool((form["as_of"] or "").strip())
+        messages = messages + [{"role": "assistant", "content": views.answer_message(
+            result, turn, form["time_aware"], explicit)}]
+        offer = views.time_shaped(result, form["time_aware"], explicit)
+        return (messages, answers + [result], views.panel_html(result, turn), views.article_placeholder(),
+                gr.update(visible=offer))
 
     def select(self, answers: list[Answer] | None, key: str | None) -> tuple:
         """A passage card or an [n] marker was chosen: mark it in the panel, show its whole article.
@@ -129,8 +172,19 @@ class Events:
 
     @staticmethod
     def new_conversation() -> tuple:
-        """Returns (messages, answers, panel html, article html, question box)."""
-        return [], [], views.panel_html(None), views.article_placeholder(), ""
+        """Returns (messages, answers, panel html, article html, question box, "Search all dates" button)."""
+        return [], [], views.panel_html(None), views.article_placeholder(), "", gr.update(visible=False)
+
+    # --- evaluation -------------------------------------------------------------------------------
+
+    def evaluate(self, source: str, path: str | None, modes: Sequence[str] | None, limit: float | None,
+                 time_aware: bool = True, progress: Callable | None = None) -> tuple:
+        """The Evaluation tab's Run: returns (status, report markdown, recall-curve PNG path, failure rows).
+        Any problem is the status alone, the other outputs cleared."""
+        from ui.evaluation import run_evaluation
+
+        outcome = run_evaluation(self.assistant, source, path, modes, limit, time_aware, progress)
+        return outcome.message, outcome.report_md, outcome.plot, outcome.failures
 
     # --- corpus -----------------------------------------------------------------------------------
 

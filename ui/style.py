@@ -27,6 +27,9 @@ CSS = """
 .cite-card .title, .article-title { font-weight: 600; overflow-wrap: anywhere; }
 .meta { font-size: .85em; opacity: .8; margin: 2px 0 6px; overflow-wrap: anywhere; }
 .meta .link.bad { text-decoration: line-through; }
+.cite-card .also { font-size: .85em; opacity: .85; margin: -2px 0 6px; font-style: italic; overflow-wrap: anywhere; }
+#search-all-dates { align-self: flex-start; width: auto; max-width: max-content; margin: 2px 0 4px 8px; }
+#eval-report table { font-size: .9em; }
 .passage-text, .article-body { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; }
 .passage-text { font-size: .92em; max-height: 16em; overflow: auto; }
 mark.hl { background: #fde68a; color: #1f2937; border-radius: 2px; padding: 0 1px; }

@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlsplit
 
 from assistant.results import Answer, Passage
@@ -95,17 +96,57 @@ def user_message(question: str) -> str:
     return md_literal(question)
 
 
-def answer_message(answer: Answer, turn: int) -> str:
-    """The answer as chat markdown: escaped sentences, each followed by a link-styled [n] marker."""
+def answer_message(answer: Answer, turn: int, time_aware: bool = True, explicit_as_of: bool = False,
+                   today: date | None = None) -> str:
+    """The answer as chat markdown: escaped sentences, each followed by a link-styled [n] marker; a
+    chronological answer is a list with each sentence's article date first. The last line always says
+    which date the question was read against (see time_line)."""
     if answer.abstained:
         text = "**No answer found in the articles.** The closest passages are listed beside the chat."
+    elif answer.chronological:
+        text = "\n".join(f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} "
+                         f"{_marker(turn, s.citation)}" for s in answer.sentences)
     else:
-        text = " ".join(
-            f"{md_literal(s.text)} [\\[{s.citation}\\]](#cite-{cite_key(turn, s.citation)})" for s in answer.sentences
-        )
+        text = " ".join(f"{md_literal(s.text)} {_marker(turn, s.citation)}" for s in answer.sentences)
     if answer.note:
         text += f"\n\n*{md_literal(answer.note)}*"
+    line = time_line(answer, time_aware, explicit_as_of, today)
+    if line:
+        text += f"\n\n*{md_literal(line)}*"
     return text
+
+
+def _marker(turn: int, number: int) -> str:
+    return f"[\\[{number}\\]](#cite-{cite_key(turn, number)})"
+
+
+def time_line(answer: Answer, time_aware: bool = True, explicit_as_of: bool = False,
+              today: date | None = None) -> str:
+    """Plain text: the date the question was read against and what the dates did, e.g.
+    "As of 2020-06-12 (the newest article's date) · Searching articles from June 2020"."""
+    if not answer.as_of:
+        return ""
+    if explicit_as_of:
+        origin = "as set in the options"
+    elif answer.as_of == (today or date.today()).isoformat():
+        origin = "today"
+    else:
+        origin = "the newest article's date"
+    line = f"As of {answer.as_of} ({origin})"
+    if not time_aware:
+        return f"{line} · all dates searched: dates in the question were not used"
+    return f"{line} · {answer.time_note}" if answer.time_note else line
+
+
+def time_shaped(answer: Answer, time_aware: bool = True, explicit_as_of: bool = False) -> bool:
+    """Whether dates shaped this answer (a window or preference from the question, or a set "as of"), so
+    that asking again over all dates could change it: what the "Search all dates" button is offered for."""
+    return time_aware and bool(answer.time_note or answer.time_window or explicit_as_of)
+
+
+def all_dates_message(question: str) -> str:
+    """The user's turn when a question is asked again without its dates."""
+    return f"{md_literal(question)} *(again, over all dates)*"
 
 
 def error_message(message: str) -> str:
@@ -171,11 +212,20 @@ def panel_html(answer: Answer | None, turn: int = 0, selected: int | None = None
             f'<div class="card-head"><span class="num">[{item.number}]</span> '
             f'<span class="title">{esc(p.title) or "(untitled)"}</span></div>'
             f'<div class="meta">{meta_line(p.title, p.source, p.published_at, p.url)}</div>'
+            f'{also_reported_html(p.also_reported_by)}'
             f'<div class="passage-text">{highlighted(p.text, item.highlights)}</div>'
             f'</div>'
         )
     out.append("</div>")
     return "".join(out)
+
+
+def also_reported_html(sources: Sequence[str]) -> str:
+    """"Also reported by: X, Y": the outlets of near-duplicate articles folded into this passage's."""
+    names = [name for name in dict.fromkeys(str(s).strip() for s in sources or ()) if name]
+    if not names:
+        return ""
+    return f'<div class="also">Also reported by: {esc(", ".join(names))}</div>'
 
 
 # --- article view -----------------------------------------------------------------------------------
