@@ -22,9 +22,9 @@ from assistant.timeframe import parse_timeframe, strip_expression
 # Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
 ABSTAIN_THRESHOLD = 0.45
 # Time priors (weights of the window-restricted lists in the fusion), measured on RealTime QA.
-WEIGHT_EXPLICIT_WINDOW = 2.0  # "in June 2020", "last week": strongly prefer that window
+WEIGHT_EXPLICIT_WINDOW = 3.0  # "in June 2020", "last week": strongly prefer that window
 WEIGHT_RECENCY = 1.0  # "latest", "recently": prefer the last 30 days before "as of"
-WEIGHT_NEWS_WINDOW = 1.0  # no time cue but an explicit "as of": prefer the week before it
+WEIGHT_NEWS_WINDOW = 3.0  # no time cue but an explicit "as of": prefer the week before it (×4)
 NEWS_WINDOW_DAYS = 7
 RECENCY_DAYS = 30
 
