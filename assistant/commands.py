@@ -62,10 +62,9 @@ def _chunk_settings(args):
     from dataclasses import replace
 
     from index.chunk import ChunkSettings
-    from index.manifest import read_manifest
+    from index.ingest import existing_settings
 
-    manifest = read_manifest(Path(args.index)) if Path(args.index).exists() else None
-    settings = ChunkSettings(**manifest.chunking) if manifest else ChunkSettings()
+    settings = existing_settings(args.index) or ChunkSettings()
     if args.chunk_tokens is not None:
         settings = replace(settings, max_tokens=args.chunk_tokens)
     if args.title_in_embedding is not None:

@@ -48,6 +48,13 @@ class IngestReport:
         return "\n".join(lines)
 
 
+def existing_settings(index_dir: Path | str) -> ChunkSettings | None:
+    from index.manifest import read_manifest
+
+    manifest = read_manifest(Path(index_dir)) if Path(index_dir).exists() else None
+    return ChunkSettings(**manifest.chunking) if manifest else None
+
+
 def manifest_for(encoder: Encoder, settings: ChunkSettings) -> Manifest:
     return Manifest(model=encoder.name, dim=encoder.dim, chunking=settings.to_dict())
 
@@ -58,8 +65,9 @@ def open_store(index_dir: Path | str, encoder: Encoder, settings: ChunkSettings 
 
 def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
                 settings: ChunkSettings | None = None, progress: bool = False) -> IngestReport:
-    """Ingest files, folders and URLs into the index at index_dir (created if missing)."""
-    settings = settings or ChunkSettings()
+    """Ingest files, folders and URLs into the index at index_dir (created if missing). Without
+    `settings`, an existing index keeps its own chunking."""
+    settings = settings or existing_settings(index_dir) or ChunkSettings()
     store = open_store(index_dir, encoder, settings)
     try:
         return ingest_into(store, load_inputs(inputs), encoder, settings, progress=progress)
