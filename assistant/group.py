@@ -9,21 +9,19 @@ from assistant.results import Passage
 
 
 def group_by_article(passages: Sequence[Passage], k: int, per_article: int = 2) -> list[Passage]:
-    """The top k passages with at most `per_article` from one article, articles ranked by their best
-    passage and each article's passages kept together (best first)."""
-    groups: dict[str, list[Passage]] = {}
-    for passage in passages:  # passages arrive best first, so dict order is article rank
-        group = groups.setdefault(passage.article_id, [])
-        if len(group) < per_article:
-            group.append(passage)
-    # Every article's best passage comes before any article's second one.
-    firsts = [g[0] for g in groups.values()]
-    if len(firsts) >= k:
-        return firsts[:k]
-    seconds = [p for g in groups.values() for p in g[1:]]
-    extra = sorted(seconds, key=lambda p: -p.score)[: k - len(firsts)]
-    keep = {p.chunk_id for p in firsts + extra}
-    return [p for g in groups.values() for p in g if p.chunk_id in keep]
+    """The best k passages taking at most `per_article` from any one article (0: no cap), then
+    ordered so each article's passages stand together, articles ranked by their best passage."""
+    taken: dict[str, list[Passage]] = {}
+    count = 0
+    for passage in passages:  # best first, so dict order is article rank
+        group = taken.setdefault(passage.article_id, [])
+        if per_article and len(group) >= per_article:
+            continue
+        group.append(passage)
+        count += 1
+        if count >= k:
+            break
+    return [p for group in taken.values() for p in group]
 
 
 def article_ranking(passages: Sequence[Passage]) -> list[str]:

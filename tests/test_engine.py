@@ -80,7 +80,10 @@ def test_grouping_keeps_one_article_from_crowding_out_the_rest():
     assert article_ranking(top) == ["long", "b", "c"]
     assert sum(p.article_id == "long" for p in top) == 2
     assert len(top) == 4
-    assert [p.chunk_id for p in group_by_article(ranked, k=2)] == [0, 10]  # every article's best first
+    assert [p.chunk_id for p in group_by_article(ranked, k=2, per_article=1)] == [0, 10]
+    assert [p.chunk_id for p in group_by_article(ranked, k=3, per_article=0)] == [0, 1, 2]  # no cap
+    interleaved = [_passage(1, "a", 9), _passage(2, "b", 8), _passage(3, "a", 7)]
+    assert [p.chunk_id for p in group_by_article(interleaved, k=3)] == [1, 3, 2]  # an article's passages together
 
 
 def _candidate(i: int, article: str, score: float, start: int) -> Candidate:
