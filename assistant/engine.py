@@ -34,7 +34,7 @@ class AskSettings:
     mode: str = "hybrid"
     k: int = 5  # passages shown and summarised
     per_article: int = 2  # at most this many of the k passages from one article
-    depth: int = 100  # candidates taken from each retriever before fusion
+    depth: int = 200  # candidates from each retriever before fusion (200 vs 100: Hit@10 0.942 -> 0.951 on RTQA dev)
     abstain_threshold: float = ABSTAIN_THRESHOLD
     summary: SummarySettings = SummarySettings()
 
