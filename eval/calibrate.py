@@ -31,15 +31,8 @@ def rtqa_split(questions, part: str):
 def confidences(assistant, questions, as_of: bool = True) -> np.ndarray:
     out = []
     for q in questions:
-        kwargs = {"as_of": q.date} if as_of and q.date and _accepts_as_of(assistant) else {}
-        out.append(assistant.ask(q.text, **kwargs).confidence)
+        out.append(assistant.ask(q.text, as_of=q.date if as_of else None).confidence)
     return np.array(out)
-
-
-def _accepts_as_of(assistant) -> bool:
-    import inspect
-
-    return "as_of" in inspect.signature(assistant.ask).parameters
 
 
 def choose_threshold(answerable: np.ndarray, unanswerable: np.ndarray, max_false: float) -> float:

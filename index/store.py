@@ -124,6 +124,7 @@ class EmbeddedSnapshot:
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=object)  # "" = undated
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
         self._body_cache: dict[int, str] = {}
+        self._vector_cache: dict[int, np.ndarray] = {}
         self._duplicates: dict[str, str] | None = None
 
     @property
@@ -150,8 +151,14 @@ class EmbeddedSnapshot:
         return StoredChunk(cid, int(position), self._articles[rowid][1], idx, start, end, first, last, text)
 
     def sentence_vectors(self, position: int) -> np.ndarray:
-        """Pooled vectors of the chunk's sentences, first_sentence..last_sentence, unit length."""
-        return db.sentence_vectors(self.conn, int(self.chunk_ids[position]), self.manifest.dim)
+        """Pooled vectors of the chunk's sentences, first_sentence..last_sentence, unit length.
+        Cached: answering reads them once to score sentences and again to remove redundancy."""
+        if position not in self._vector_cache:
+            if len(self._vector_cache) > 1024:
+                self._vector_cache.clear()
+            self._vector_cache[position] = db.sentence_vectors(self.conn, int(self.chunk_ids[position]),
+                                                               self.manifest.dim)
+        return self._vector_cache[position]
 
     def near_duplicates(self) -> dict[str, str]:
         """article id -> its group's representative (the oldest), for articles with near-duplicates."""
