@@ -17,7 +17,7 @@ from assistant.group import fold_near_duplicates, group_by_article
 from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
 from assistant.retrieve import Prior, retrieve
 from assistant.summarize import SummarySettings, candidates, select
-from assistant.timeframe import parse_timeframe, strip_expression
+from assistant.timeframe import anchor_to, parse_timeframe, strip_expression
 
 # Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
 ABSTAIN_THRESHOLD = 0.417  # highest threshold with ≤ 5% false abstention on the dev answerable questions
@@ -35,6 +35,7 @@ class AskSettings:
     k: int = 5  # passages shown and summarised
     per_article: int = 2  # at most this many of the k passages from one article
     depth: int = 200  # candidates from each retriever before fusion (200 vs 100: Hit@10 0.942 -> 0.951 on RTQA dev)
+    lead_lists: bool = True  # each ranked list votes again with its articles' opening chunks (retrieve.py)
     abstain_threshold: float = ABSTAIN_THRESHOLD
     summary: SummarySettings = SummarySettings()
 
@@ -122,12 +123,12 @@ class Assistant:
         resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = as_of is not None
         reference = _to_date(as_of) if explicit_as_of else default_as_of(snapshot)
-        frame = parse_timeframe(resolved.query, reference) if time_aware else None
+        frame = anchor_to(parse_timeframe(resolved.query, reference), reference) if time_aware else None
         query = strip_expression(resolved.query, frame) if frame and frame.has_window else resolved.query
         priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
 
         retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=mode, depth=settings.depth,
-                             filters=filters, priors=priors)
+                             filters=filters, priors=priors, lead_lists=settings.lead_lists)
         timings = dict(retrieval.timings)
         ranked = _boost(retrieval.passages, resolved.boost_article_ids)
         t = time.perf_counter()
@@ -225,18 +226,21 @@ def default_as_of(snapshot) -> date:
 
 
 def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
-    """Date windows to favour: the question's own window, else recency, else (when the caller says
-    when the question is asked) the news week before that date."""
+    """Date windows to favour, each multiplying the scores of the articles inside it: the question's own
+    window, else the last month for a recency cue ("latest", "recently"); and, whenever the caller says
+    when the question is asked, the news week before that date too, so "this year" favours the year and
+    most of all its last week. None reaches past `as_of`: articles dated later did not exist yet."""
+    priors = []
     if frame is not None and frame.has_window:
         start, end = frame.iso_range()
-        return (Prior(start, end, WEIGHT_EXPLICIT_WINDOW),)
-    if frame is not None and frame.recency:
-        return (Prior((as_of - timedelta(days=RECENCY_DAYS)).isoformat(), (as_of + timedelta(days=1)).isoformat(),
-                      WEIGHT_RECENCY),)
+        priors.append(Prior(start, end or as_of.isoformat(), WEIGHT_EXPLICIT_WINDOW))
+    elif frame is not None and frame.recency:
+        priors.append(Prior((as_of - timedelta(days=RECENCY_DAYS)).isoformat(), as_of.isoformat(), WEIGHT_RECENCY))
     if explicit_as_of:
-        return (Prior((as_of - timedelta(days=NEWS_WINDOW_DAYS)).isoformat(),
-                      (as_of + timedelta(days=1)).isoformat(), WEIGHT_NEWS_WINDOW),)
-    return ()
+        week = Prior((as_of - timedelta(days=NEWS_WINDOW_DAYS)).isoformat(), as_of.isoformat(), WEIGHT_NEWS_WINDOW)
+        if all((p.date_from, p.date_to) != (week.date_from, week.date_to) for p in priors):
+            priors.append(week)
+    return tuple(priors)
 
 
 def _to_date(value: date | str) -> date:

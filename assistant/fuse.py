@@ -1,4 +1,11 @@
-"""Ranked lists from dense and keyword search → one ranking (reciprocal rank fusion)."""
+"""Ranked lists from dense and keyword search → one ranking (reciprocal rank fusion).
+
+Fusion happens at the level of articles: in each list an article's rank is the rank of its best chunk
+among distinct articles, so an article with many similar chunks cannot push others down a list, and an
+article whose best dense chunk and best keyword chunk differ still gets credit from both lists. Within
+an article, chunks keep the order of their own fused scores. Measured on the RealTime QA dev weeks
+(eval/RESULTS.md): Hit@5 0.932 → 0.942 and MRR@10 0.775 → 0.826 over chunk-level fusion.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +25,43 @@ def reciprocal_rank_fusion(rankings: Sequence[np.ndarray], weights: Sequence[flo
         for rank, item in enumerate(ranking):
             scores[int(item)] = scores.get(int(item), 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def merge_hits(hits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Positions from several searches of the same kind (same scores, different masks), best score first,
+    each once: the union of a global search and a window-restricted one is a ranking of its own."""
+    if not hits:
+        return np.zeros(0, dtype=np.int64)
+    positions = np.concatenate([np.asarray(p, dtype=np.int64) for p, _ in hits])
+    scores = np.concatenate([np.asarray(s, dtype=np.float64) for _, s in hits])
+    order = np.lexsort((positions, -scores))
+    positions = positions[order]
+    _, first = np.unique(positions, return_index=True)
+    return positions[np.sort(first)]
+
+
+def article_rank_fusion(rankings: Sequence[np.ndarray], article_of: np.ndarray,
+                        boost: np.ndarray | None = None, article_votes: Sequence[np.ndarray] = (),
+                        k: int = RRF_K) -> list[tuple[int, float]]:
+    """(position, score) best first. An article scores sum 1/(k + its rank among articles + 1) over the
+    lists and the `article_votes` lists (which rank articles but not the chunks within them), times
+    `boost` (a multiplier per position, the same for all of an article's chunks); its best chunk takes
+    that score and its other chunks a share in proportion to their own fused scores."""
+    passage = dict(reciprocal_rank_fusion(rankings, k=k))
+    article_scores: dict[int, float] = {}
+    for ranking in [*rankings, *article_votes]:
+        seen: dict[int, None] = {}
+        for position in ranking:
+            seen.setdefault(int(article_of[position]), None)
+        for rank, article in enumerate(seen):
+            article_scores[article] = article_scores.get(article, 0.0) + 1.0 / (k + rank + 1)
+    best: dict[int, float] = {}
+    for position, score in passage.items():
+        article = int(article_of[position])
+        best[article] = max(best.get(article, 0.0), score)
+    scored = []
+    for position, score in passage.items():
+        article = int(article_of[position])
+        multiplier = float(boost[position]) if boost is not None else 1.0
+        scored.append((position, article_scores[article] * multiplier * score / best[article]))
+    return sorted(scored, key=lambda pair: (-pair[1], pair[0]))

@@ -38,19 +38,23 @@ def fold_near_duplicates(passages: Sequence[Passage], representative: Mapping[st
     kept: list[Passage] = []
     leader: dict[str, str] = {}  # group -> the article shown for it
     also: dict[str, list[str]] = {}
+    folded: dict[str, list[str]] = {}
     for passage in passages:
         group = representative.get(passage.article_id, passage.article_id)
         shown = leader.setdefault(group, passage.article_id)
         if shown == passage.article_id:
             kept.append(passage)
-        else:
-            label = passage.source or passage.title
-            if label not in also.setdefault(shown, []):
-                also[shown].append(label)
+            continue
+        label = passage.source or passage.title
+        if label not in also.setdefault(shown, []):
+            also[shown].append(label)
+        if passage.article_id not in folded.setdefault(shown, []):
+            folded[shown].append(passage.article_id)
     out, labelled = [], set()
     for passage in kept:
         if passage.article_id in also and passage.article_id not in labelled:
             labelled.add(passage.article_id)
-            passage = replace(passage, also_reported_by=tuple(also[passage.article_id]))
+            passage = replace(passage, also_reported_by=tuple(also[passage.article_id]),
+                              duplicate_ids=tuple(folded[passage.article_id]))
         out.append(passage)
     return out

@@ -38,6 +38,7 @@ class Passage:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     also_reported_by: tuple[str, ...] = ()  # sources of near-duplicate articles folded into this one
+    duplicate_ids: tuple[str, ...] = ()  # ids of those articles
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.fuse import RRF_K, reciprocal_rank_fusion
+from assistant.fuse import article_rank_fusion, merge_hits
 from assistant.results import Filters, Passage
 
 MODES = ("dense", "keyword", "hybrid")
@@ -50,9 +50,12 @@ class Prior:
 
 def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 100,
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
-             priors: tuple[Prior, ...] = ()) -> Retrieval:
-    """Top `depth` passages for the query. Hybrid fuses both lists by reciprocal rank; each prior adds
-    the same searches restricted to its date window, with its weight."""
+             priors: tuple[Prior, ...] = (), lead_lists: bool = True) -> Retrieval:
+    """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
+    adds the same searches restricted to its date window and multiplies the scores inside it. With
+    `lead_lists`, each list also votes for articles a second time with just its lead chunks: news states its story in
+    the headline and first sentences, so an article whose opening matches is about the question rather
+    than mentioning it in passing."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}
@@ -62,7 +65,8 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         query_vector = encoder.encode([query])[0]
     timings["embed_query"] = time.perf_counter() - t
 
-    dense_pos = dense_scores = keyword_pos = keyword_scores = np.zeros(0)
+    dense_pos = keyword_pos = np.zeros(0, dtype=np.int64)
+    dense_scores = keyword_scores = np.zeros(0, dtype=np.float32)
     if mode in ("dense", "hybrid"):
         t = time.perf_counter()
         dense_pos, dense_scores = snapshot.search_dense(query_vector, depth, mask)
@@ -73,22 +77,18 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         timings["keyword_search"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    base: list[np.ndarray] = []
-    if mode in ("dense", "hybrid"):
-        base.append(dense_pos)
-    if mode in ("keyword", "hybrid"):
-        base.append(keyword_pos)
     windows = [_window_search(snapshot, query, query_vector, mode, depth, filters, mask, p) for p in priors]
     timings["time_prior"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    if priors:
-        ranked = prior_fusion(base, windows, depth)
-    elif len(base) > 1:
-        ranked = reciprocal_rank_fusion(base)
-    else:
-        pos, sc = (dense_pos, dense_scores) if mode == "dense" else (keyword_pos, keyword_scores)
-        ranked = [(int(p), float(s)) for p, s in zip(pos, sc, strict=True)]
+    rankings = []
+    if mode in ("dense", "hybrid"):
+        rankings.append(merge_hits([(dense_pos, dense_scores)] + [w.dense for w in windows]))
+    if mode in ("keyword", "hybrid"):
+        rankings.append(merge_hits([(keyword_pos, keyword_scores)] + [w.keyword for w in windows]))
+    leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists else []
+    boost = window_boost(snapshot.size, windows) if windows else None
+    ranked = article_rank_fusion(rankings, snapshot.chunk_article_rowid, boost, article_votes=leads)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}
     keyword_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(keyword_pos, keyword_scores, strict=True))}
     passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos))
@@ -99,42 +99,33 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
 
 @dataclass(frozen=True)
 class _WindowHits:
-    lists: list[np.ndarray]  # the same searches as the base lists, restricted to the window
+    dense: tuple[np.ndarray, np.ndarray]  # (positions, scores) of the same search restricted to the window
+    keyword: tuple[np.ndarray, np.ndarray]
     inside: np.ndarray  # mask over positions: in the window (or undated)
     weight: float
 
 
 def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, prior: Prior) -> _WindowHits:
+    """The searches again, restricted to the prior's window, so in-window passages beyond the global
+    depth still become candidates."""
     window = Filters(filters.sources if filters else (), filters.article_ids if filters else (),
                      prior.date_from, prior.date_to)
     inside = filter_mask(snapshot, window, keep_undated=True)
     if mask is not None:
         inside &= mask
-    lists = []
-    if mode in ("dense", "hybrid"):
-        lists.append(snapshot.search_dense(query_vector, depth, inside)[0])
-    if mode in ("keyword", "hybrid"):
-        lists.append(snapshot.search_keyword(query, depth, inside)[0])
-    return _WindowHits(lists, inside, prior.weight)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    dense = snapshot.search_dense(query_vector, depth, inside) if mode in ("dense", "hybrid") else empty
+    keyword = snapshot.search_keyword(query, depth, inside) if mode in ("keyword", "hybrid") else empty
+    return _WindowHits(dense, keyword, inside, prior.weight)
 
 
-def prior_fusion(base: list[np.ndarray], windows: list[_WindowHits], depth: int) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of the base lists, each passage's score multiplied by (1 + weight) for each
-    window it lies in. A passage the window search found beyond the base lists' depth counts as ranked
-    just after them, so the window adds recall without letting an irrelevant in-window article jump ahead."""
-    scores: dict[int, float] = {}
-    for list_index, ranking in enumerate(base):
-        ranks = {int(p): r for r, p in enumerate(ranking)}
-        for hits in windows:
-            for r, p in enumerate(hits.lists[list_index]):
-                ranks.setdefault(int(p), depth + r)
-        for p, r in ranks.items():
-            scores[p] = scores.get(p, 0.0) + 1.0 / (RRF_K + r + 1)
-    for p in scores:
-        for hits in windows:
-            if hits.inside[p]:
-                scores[p] *= 1.0 + hits.weight
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+def window_boost(size: int, windows: list[_WindowHits]) -> np.ndarray:
+    """Score multiplier per position: (1 + weight) for each window the passage lies in (undated passages
+    count as inside, so a prior never penalises them)."""
+    boost = np.ones(size, dtype=np.float64)
+    for hits in windows:
+        boost *= np.where(hits.inside, 1.0 + hits.weight, 1.0)
+    return boost
 
 
 def _passage(snapshot, position: int, score: float, dense, keyword) -> Passage:

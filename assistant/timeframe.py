@@ -10,7 +10,7 @@ and reports its granularity (day, week, month, year), which a small table turns 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -85,6 +85,7 @@ class TimeFrame:
     recency: bool  # "latest", "recently", "now": prefer newer articles
     chronological: bool  # "how did X evolve", "timeline of", "since": list answer sentences by date
     expression: str | None  # the matched words, e.g. "last month"
+    future: str | None = None  # a time cue naming only dates after "as of" ("plans for 2024"): kept as words
 
     @property
     def has_window(self) -> bool:
@@ -110,6 +111,8 @@ class TimeFrame:
             text = f"Could not date \u201c{self.expression}\u201d, so searching all dates"
         elif self.recency:
             text = "Preferring recent articles"
+        elif self.future:
+            text = f"\u201c{self.future}\u201d is after the as-of date, so it is searched as words, not as dates"
         else:
             text = ""
         if self.chronological:
@@ -143,6 +146,17 @@ def parse_timeframe(question: str, as_of: date) -> TimeFrame:
     if event := _EVENT_RE.search(question):
         return TimeFrame(None, None, recency is not None, chronological, event.group(0))
     return TimeFrame(None, None, recency is not None, chronological, recency.group(0) if recency else None)
+
+
+def anchor_to(frame: TimeFrame, as_of: date) -> TimeFrame:
+    """Nothing is published after the date a question is asked: a window reaching past `as_of` ends
+    there, and one lying wholly after it names a future event ("which supermarkets plan to merge in
+    2024?"), so it is no publication window at all and its words stay in the query."""
+    if frame.start is not None and frame.start > as_of:
+        return replace(frame, start=None, end=None, expression=None, future=frame.expression)
+    if frame.end is not None and frame.end > as_of:
+        return replace(frame, end=as_of)
+    return frame
 
 
 def strip_expression(question: str, frame: TimeFrame) -> str:

@@ -47,6 +47,7 @@ class QuestionResult:
     seconds: float
     evidence_recall: dict[int, float] = field(default_factory=dict)  # k -> 1.0 / 0.0, when evidence is known
     ranking: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+    via_duplicate: bool = False  # the first gold article was folded into a near-duplicate shown in its place
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,11 @@ def run_question(assistant, dataset: Dataset, question: Question, config: Config
     answer = assistant.ask(question.text, k=config.k, mode=config.mode, as_of=as_of, time_aware=config.time_aware,
                            per_article=config.per_article)
     seconds = time.perf_counter() - started
-    ranking = article_scores(answer.passages)
     gold = dataset.qrels.get(question.id, {})
     relevant = {a for a, grade in gold.items() if grade > 0}
+    ranking = article_scores(answer.passages, relevant)
     first = next((i + 1 for i, (a, _) in enumerate(ranking) if a in relevant), None)
+    shown = {p.article_id for p in answer.passages}
     evidence = [e.text for e in question.evidence if e.text]
     passages_text = [p.text for p in answer.passages]
     return QuestionResult(
@@ -84,16 +86,22 @@ def run_question(assistant, dataset: Dataset, question: Question, config: Config
         citation_precision=_citation_precision(answer, relevant, evidence),
         offsets_ok=all(assistant.article(s.article_id).body[s.start:s.end] == s.text for s in answer.sentences),
         seconds=seconds, ranking=tuple(ranking[:100]),
+        via_duplicate=first is not None and ranking[first - 1][0] not in shown,
         evidence_recall={k: evidence_recall_at_k(passages_text, evidence, k) for k in EVIDENCE_KS} if evidence else {},
     )
 
 
-def article_scores(passages) -> list[tuple[str, float]]:
+def article_scores(passages, relevant: set[str] = frozenset()) -> list[tuple[str, float]]:
     """Articles ranked by their best passage (max-passage), scores strictly decreasing by rank so
-    that external tools re-sorting by score keep our order."""
+    that external tools re-sorting by score keep our order. A passage stands for its article and the
+    near-duplicates folded into it (shown as "also reported by"); when one of those is relevant and the
+    shown article is not, the entry takes the relevant id: the reader got that story at that rank."""
     order: dict[str, None] = {}
     for p in passages:
-        order.setdefault(p.article_id, None)
+        name = p.article_id
+        if name not in relevant:
+            name = next((d for d in getattr(p, "duplicate_ids", ()) if d in relevant), name)
+        order.setdefault(name, None)
     n = len(order)
     return [(a, float(n - i)) for i, a in enumerate(order)]
 
@@ -113,6 +121,7 @@ def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, flo
     metrics.update(_mean("citation_precision", [r.citation_precision for r in answerable]))
     for k in EVIDENCE_KS:
         metrics.update(_mean(f"evidence_recall@{k}", [r.evidence_recall.get(k) for r in answerable]))
+    metrics["hits_via_duplicate"] = float(sum(r.via_duplicate for r in rows))
     metrics["offsets_exact"] = sum(r.offsets_ok for r in rows) / len(rows) if rows else 1.0
     metrics["false_abstention"] = (sum(r.abstained for r in answerable) / len(answerable)) if answerable else 0.0
     if unanswerable:

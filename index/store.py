@@ -67,8 +67,15 @@ class StoreStats:
 
 
 class Snapshot(Protocol):
+    """A consistent read view. Arrays are indexed by position (0..size-1, the order of both searches)."""
+
     manifest: Manifest
     generation: int
+    size: int
+    chunk_article_rowid: np.ndarray  # the article each position belongs to (an int key)
+    chunk_dates: np.ndarray  # its article's published date, "" when undated
+    chunk_sources: np.ndarray
+    lead_chunks: np.ndarray  # True where the chunk opens its article (headline and first sentences)
 
     def search_dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -114,6 +121,7 @@ class EmbeddedSnapshot:
         ).fetchall()
         table = np.array(rows, dtype=np.int64).reshape(-1, 7)
         self.chunk_ids, self.chunk_article_rowid = table[:, 0], table[:, 1]
+        self.lead_chunks = table[:, 2] == 0
         self._chunk_table = table
         self._articles = {r[0]: r for r in self.conn.execute(
             "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"

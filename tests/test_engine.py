@@ -237,3 +237,58 @@ def test_reload_keeps_a_snapshot_open_until_its_question_is_done(assistant):
     with pytest.raises(sqlite3.ProgrammingError):
         in_use.conn.execute("SELECT 1")  # closed once its last reader finished
     assert not assistant.ask("Rekognition moratorium").abstained
+
+
+def test_news_week_prior_ignores_articles_published_after_as_of(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, day, word in [("before", "2022-10-18", "Tuesday"), ("after", "2022-10-21", "Friday"),
+                            ("month_ago", "2022-09-15", "Thursday")]:
+        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\npublished_at: {day}\n---\n"
+                                           f"The city council approved the new tram line on {word}.\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    ranks = [p.article_id for p in engine.ask("Did the council approve the tram line?", as_of="2022-10-20").passages]
+    assert ranks[0] == "before"  # in the week before as_of; "after" did not exist yet on 20 October
+    assert set(ranks) == {"before", "after", "month_ago"}  # a prior, not a filter
+    engine.close()
+
+
+def test_a_window_after_as_of_stays_in_the_question_as_words(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "m.md").write_text("---\nid: m\ntitle: m\npublished_at: 2022-10-18\n---\n"
+                                 "Two supermarket chains plan to merge in 2024, pending approval.\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    answer = engine.ask("Which supermarkets plan to merge in 2024?", as_of="2022-10-20")
+    assert answer.time_window is None
+    assert "2024" in answer.time_note and "words" in answer.time_note
+    assert answer.passages and answer.passages[0].article_id == "m"
+    engine.close()
+
+
+def test_merge_hits_unions_searches_by_score():
+    from assistant.fuse import merge_hits
+
+    merged = merge_hits([(np.array([4, 2]), np.array([0.9, 0.5])), (np.array([2, 7]), np.array([0.5, 0.7]))])
+    assert merged.tolist() == [4, 7, 2]
+    assert merge_hits([]).tolist() == []
+
+
+def test_article_fusion_ranks_articles_not_chunks():
+    from assistant.fuse import article_rank_fusion
+
+    article_of = np.array([0, 0, 0, 1, 2])  # positions 0-2 are one long article
+    dense = np.array([0, 1, 2, 3, 4])
+    keyword = np.array([4, 3, 0])
+    fused = article_rank_fusion([dense, keyword], article_of)
+    order = [p for p, _ in fused]
+    # Article 2 is second in both article rankings (dense: 0, 1, 2; keyword: 2, 1, 0) after dedup, and so
+    # is article 1; chunk-level fusion would have let positions 1 and 2 of article 0 crowd them out.
+    assert order.index(4) < order.index(1) and order.index(3) < order.index(1)
+    assert order.index(0) < order.index(1) < order.index(2)  # an article's chunks keep their own order
+    boosted = article_rank_fusion([dense, keyword], article_of, boost=np.array([1, 1, 1, 4.0, 1]))
+    assert boosted[0][0] == 3

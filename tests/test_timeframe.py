@@ -203,3 +203,17 @@ def test_strip_expression(question, stripped):
 ])
 def test_adjective_recent_and_conjunction_now_are_not_recency_cues(question):
     assert not parse_timeframe(question, AS_OF).recency
+
+
+def test_anchor_to_as_of_ends_windows_at_as_of_and_drops_future_ones():
+    from assistant.timeframe import anchor_to
+
+    as_of = date(2022, 10, 20)
+    week = anchor_to(parse_timeframe("Who resigned this week?", as_of), as_of)
+    assert week.iso_range() == ("2022-10-13", "2022-10-20")
+    future = anchor_to(parse_timeframe("Which chains plan to merge in 2024?", as_of), as_of)
+    assert not future.has_window and future.expression is None and future.future == "in 2024"
+    assert strip_expression("Which chains plan to merge in 2024?", future) == "Which chains plan to merge in 2024?"
+    assert "after the as-of date" in future.describe()
+    past = parse_timeframe("What happened in June 2020?", as_of)
+    assert anchor_to(past, as_of) == past

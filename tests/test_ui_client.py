@@ -141,7 +141,8 @@ def test_plain_http_ask_with_and_without_the_time_parameters(served):
     full = http_ask(url, {"data": [*earlier, "2020-06-12", False]})
     assert (full["as_of"], full["time_note"]) == ("2020-06-12", "")
     named = http_ask(url, {"question": "What did IBM say in June 2020?", "as_of": "2020-06-12"}, route="v2/ask")
-    assert named["as_of"] == "2020-06-12" and named["time_note"] == "Searching articles from June 2020"
+    # June 2020 ends at the as-of date: nothing later was published when the question was asked
+    assert named["as_of"] == "2020-06-12" and named["time_note"] == "Searching articles from 1 to 12 June 2020"
 
 
 def test_ingest_adds_and_rejects_by_type(served, tmp_path):
