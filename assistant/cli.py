@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "model an existing --index was built with)")
         p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
                        help="how the model runs: torch (exact fp32), onnx (fp32) or onnx-int8 (fastest); "
-                            "default: torch for a new index, else the index's own")
+                            "default: the index's own, else onnx-int8 for the bundled model on the CPU "
+                            "and torch otherwise")
         p.add_argument("--device", default=None, help="torch device for the model, e.g. cuda (default cpu)")
         p.set_defaults(handler=_lazy(handler))
         return p

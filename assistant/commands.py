@@ -40,7 +40,7 @@ def encoder_for(args):
 
         device = getattr(args, "device", None) or "cpu"
         encoder = encoder_for_index(index_dir, device) if key[2] and index_dir else None
-        _ENCODERS[key] = encoder or load_encoder(model, device=device, backend=backend or "torch")
+        _ENCODERS[key] = encoder or load_encoder(model, device=device, backend=backend)
     return _ENCODERS[key]
 
 
@@ -50,7 +50,7 @@ def ingest(args) -> int:
     if args.index is None:
         from index.demo import demo_index_dir
 
-        args.index = demo_index_dir()
+        args.index = demo_index_dir(encoder_for(args).name)
     report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
                          progress=not args.no_progress)
     print(report.summary())

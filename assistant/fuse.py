@@ -42,19 +42,20 @@ def merge_hits(hits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 def article_rank_fusion(rankings: Sequence[np.ndarray], article_of: np.ndarray,
                         boost: np.ndarray | None = None, article_votes: Sequence[np.ndarray] = (),
-                        k: int = RRF_K) -> list[tuple[int, float]]:
+                        vote_weight: float = 1.0, k: int = RRF_K) -> list[tuple[int, float]]:
     """(position, score) best first. An article scores sum 1/(k + its rank among articles + 1) over the
     lists and the `article_votes` lists (which rank articles but not the chunks within them), times
     `boost` (a multiplier per position, the same for all of an article's chunks); its best chunk takes
     that score and its other chunks a share in proportion to their own fused scores."""
     passage = dict(reciprocal_rank_fusion(rankings, k=k))
     article_scores: dict[int, float] = {}
-    for ranking in [*rankings, *article_votes]:
+    weighted = [(r, 1.0) for r in rankings] + [(r, vote_weight) for r in article_votes]
+    for ranking, weight in weighted:
         seen: dict[int, None] = {}
         for position in ranking:
             seen.setdefault(int(article_of[position]), None)
         for rank, article in enumerate(seen):
-            article_scores[article] = article_scores.get(article, 0.0) + 1.0 / (k + rank + 1)
+            article_scores[article] = article_scores.get(article, 0.0) + weight / (k + rank + 1)
     best: dict[int, float] = {}
     for position, score in passage.items():
         article = int(article_of[position])

@@ -50,12 +50,14 @@ class Prior:
 
 def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 100,
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
-             priors: tuple[Prior, ...] = (), lead_lists: bool = True) -> Retrieval:
+             priors: tuple[Prior, ...] = (), lead_lists: bool = False) -> Retrieval:
     """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
     adds the same searches restricted to its date window and multiplies the scores inside it. With
-    `lead_lists`, each list also votes for articles a second time with just its lead chunks: news states its story in
-    the headline and first sentences, so an article whose opening matches is about the question rather
-    than mentioning it in passing."""
+    `lead_lists`, each list also votes for articles a second time with just its lead chunks (headline
+    and first sentences, where news states its story): an article whose opening matches is about the
+    question rather than mentioning it in passing. That helps questions about a story and hurts
+    questions about a detail deep in an article, so the engine asks for it only for time-anchored
+    questions (see engine.AskSettings.lead_votes)."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}

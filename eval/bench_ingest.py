@@ -70,7 +70,7 @@ def peak_rss_mb() -> float:
 
 
 def run(articles: Path, index_dir: Path, limit: int | None, model: str | None, device: str,
-        progress: bool, backend: str = "torch") -> dict:
+        progress: bool, backend: str | None = None) -> dict:
     from index.chunk import ChunkSettings
     from index.embed import load_encoder
     from index.ingest import ingest_into, open_store
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=None, help="also write the figures here as JSON")
     parser.add_argument("--model", default=None, help="embedding model (default: the bundled all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
+    parser.add_argument("--backend", default=None, choices=("torch", "onnx", "onnx-int8"),
+                        help="default: onnx-int8 for the bundled model on the CPU, else torch")
     parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     args = parser.parse_args(argv)
 

@@ -21,6 +21,7 @@ def demo_files() -> list[str]:
     return sorted(str(p) for p in DEMO_CORPUS.glob("[0-9][0-9]-*.md"))
 
 
-def demo_index_dir(model_name: str = "all-MiniLM-L6-v2") -> Path:
+def demo_index_dir(model_name: str) -> Path:
+    """One demo index per embedding model (and backend), so switching models never mixes vectors."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_name)
     return cache_home() / f"demo-index-{safe}"

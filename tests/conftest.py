@@ -21,10 +21,19 @@ def tmp_index(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_encoder():
-    """The bundled all-MiniLM-L6-v2, loaded once per session; only for tests marked `model`."""
+    """The bundled all-MiniLM-L6-v2 as users get it by default (int8 ONNX on the CPU), loaded once per
+    session; only for tests marked `model`."""
     from index.embed import load_encoder
 
     return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def torch_encoder():
+    """The same model on the exact torch fp32 path, the reference the ONNX backends are checked against."""
+    from index.embed import load_encoder
+
+    return load_encoder(backend="torch")
 
 
 @pytest.fixture(scope="session", autouse=True)

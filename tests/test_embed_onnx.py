@@ -56,24 +56,24 @@ def chunk_with_spans():
 
 
 @pytest.mark.model
-def test_names_differ_by_backend(real_encoder, onnx_fp32, onnx_int8):
-    names = {real_encoder.name, onnx_fp32.name, onnx_int8.name}
+def test_names_differ_by_backend(torch_encoder, onnx_fp32, onnx_int8):
+    names = {torch_encoder.name, onnx_fp32.name, onnx_int8.name}
     assert len(names) == 3
     assert onnx_fp32.name == "all-MiniLM-L6-v2+onnx" and onnx_int8.name == "all-MiniLM-L6-v2+onnx-int8"
-    assert (onnx_fp32.dim, onnx_fp32.max_tokens) == (real_encoder.dim, real_encoder.max_tokens) == (384, 256)
+    assert (onnx_fp32.dim, onnx_fp32.max_tokens) == (torch_encoder.dim, torch_encoder.max_tokens) == (384, 256)
 
 
 @pytest.mark.model
-def test_tokens_match_the_torch_tokenizer(real_encoder, onnx_fp32):
-    assert onnx_fp32.count_tokens(TEXTS) == real_encoder.count_tokens(TEXTS)
+def test_tokens_match_the_torch_tokenizer(torch_encoder, onnx_fp32):
+    assert onnx_fp32.count_tokens(TEXTS) == torch_encoder.count_tokens(TEXTS)
     assert max(onnx_fp32.count_tokens(TEXTS)) > 256
-    expected = real_encoder.tokenizer(TEXTS, truncation=True, max_length=256)["input_ids"]
+    expected = torch_encoder.tokenizer(TEXTS, truncation=True, max_length=256)["input_ids"]
     assert [e.ids for e in onnx_fp32._tokenizer.encode_batch(TEXTS)] == expected
 
 
 @pytest.mark.model
-def test_fp32_vectors_match_torch(real_encoder, onnx_fp32):
-    expected = real_encoder.encode(TEXTS)
+def test_fp32_vectors_match_torch(torch_encoder, onnx_fp32):
+    expected = torch_encoder.encode(TEXTS)
     got = onnx_fp32.encode(TEXTS)
     assert got.shape == expected.shape and got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
@@ -81,8 +81,8 @@ def test_fp32_vectors_match_torch(real_encoder, onnx_fp32):
 
 
 @pytest.mark.model
-def test_int8_vectors_stay_close_to_torch(real_encoder, onnx_int8):
-    cos = cosine_rows(onnx_int8.encode(TEXTS), real_encoder.encode(TEXTS))
+def test_int8_vectors_stay_close_to_torch(torch_encoder, onnx_int8):
+    cos = cosine_rows(onnx_int8.encode(TEXTS), torch_encoder.encode(TEXTS))
     assert cos.mean() >= 0.99 and cos.min() >= 0.97  # the shortest text ("Hi") drifts most
 
 
@@ -102,11 +102,11 @@ def test_order_and_batching_do_not_change_vectors(onnx_fp32, onnx_int8, batch_si
 
 @pytest.mark.model
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_sentence_span_vectors_match_torch(real_encoder, onnx_fp32, onnx_int8, precision):
+def test_sentence_span_vectors_match_torch(torch_encoder, onnx_fp32, onnx_int8, precision):
     encoder = onnx_fp32 if precision == "fp32" else onnx_int8
     text, spans = chunk_with_spans()
     texts, all_spans = [TEXTS[0], text], [[(0, len(TEXTS[0]))], spans]
-    expected_chunks, expected_sentences = real_encoder.encode_with_sentences(texts, all_spans)
+    expected_chunks, expected_sentences = torch_encoder.encode_with_sentences(texts, all_spans)
     chunks, sentences = encoder.encode_with_sentences(texts, all_spans)
     assert [s.shape for s in sentences] == [(1, 384), (4, 384)]
     chunk_cos = cosine_rows(chunks, expected_chunks)
@@ -160,3 +160,19 @@ def test_load_encoder_picks_the_backend(monkeypatch):
         embed.load_encoder(backend="tensorflow")
     with pytest.raises(ValueError, match="CPU"):
         embed.load_encoder(backend="onnx", device="cuda")
+
+
+def test_the_bundled_model_defaults_to_int8_on_the_cpu_and_others_to_torch(monkeypatch):
+    from index import embed, embed_onnx
+
+    assert embed.default_backend() == "onnx-int8"
+    assert embed.default_backend("all-MiniLM-L6-v2", "cpu") == "onnx-int8"
+    assert embed.default_backend(None, "cuda") == "torch"  # ONNX int8 runs on the CPU only
+    assert embed.default_backend("/models/another") == "torch"  # its int8 quality was never measured
+    made = []
+    monkeypatch.setattr(embed_onnx, "OnnxEncoder", lambda model=None, quantize=True, **_: made.append(quantize))
+    monkeypatch.setattr(embed, "SentenceTransformerEncoder", lambda model=None, device="cpu": made.append(device))
+    embed.load_encoder()
+    embed.load_encoder(device="cuda")
+    embed.load_encoder("/models/another")
+    assert made == [True, "cuda", "cpu"]

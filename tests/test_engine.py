@@ -292,3 +292,29 @@ def test_article_fusion_ranks_articles_not_chunks():
     assert order.index(0) < order.index(1) < order.index(2)  # an article's chunks keep their own order
     boosted = article_rank_fusion([dense, keyword], article_of, boost=np.array([1, 1, 1, 4.0, 1]))
     assert boosted[0][0] == 3
+
+
+def test_article_votes_rank_articles_but_not_chunks_within_them():
+    from assistant.fuse import article_rank_fusion
+
+    article_of = np.array([0, 0, 1])  # article 0: positions 0 (lead) and 1; article 1: position 2 (lead)
+    ranking = np.array([1, 2, 0])  # article 0's second chunk matches best
+    plain = [p for p, _ in article_rank_fusion([ranking], article_of)]
+    assert plain == [1, 2, 0]
+    votes = [np.array([2, 0]), np.array([2])]
+    voted = [p for p, _ in article_rank_fusion([ranking], article_of, article_votes=votes)]
+    assert voted.index(2) < voted.index(1)  # article 1's lead ranks first in both votes: it moves up
+    assert voted.index(1) < voted.index(0)  # inside article 0 the matching chunk still leads
+
+
+def test_lead_votes_only_for_time_anchored_questions(assistant, monkeypatch):
+    import assistant.engine as engine_module
+
+    seen = []
+    real = engine_module.retrieve
+    monkeypatch.setattr(engine_module, "retrieve", lambda *a, **kw: seen.append(kw["lead_lists"]) or real(*a, **kw))
+    assistant.ask("Which company paused police use of Rekognition?")
+    assistant.ask("Which company paused police use of Rekognition?", as_of="2020-06-12")
+    assistant.ask("What did Amazon announce in June 2020?")
+    assistant.ask("Which company paused police use of Rekognition?", as_of="2020-06-12", time_aware=False)
+    assert seen == [False, True, True, False]
