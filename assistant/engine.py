@@ -128,7 +128,9 @@ class Assistant:
         explicit_as_of = as_of is not None
         reference = _to_date(as_of) if explicit_as_of else default_as_of(snapshot)
         frame = anchor_to(parse_timeframe(resolved.query, reference), reference) if time_aware else None
-        query = strip_expression(resolved.query, frame) if frame and frame.has_window else resolved.query
+        # Relative time words ("last week") match nothing useful in an article; calendar dates may.
+        strip = frame is not None and frame.has_window and not frame.literal
+        query = strip_expression(resolved.query, frame) if strip else resolved.query
         priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
 
         retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=mode, depth=settings.depth,

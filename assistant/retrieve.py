@@ -57,7 +57,8 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
     and first sentences, where news states its story): an article whose opening matches is about the
     question rather than mentioning it in passing. That helps questions about a story and hurts
     questions about a detail deep in an article, so the engine asks for it only for time-anchored
-    questions (see engine.AskSettings.lead_votes)."""
+    questions (see engine.AskSettings.lead_votes), and it counts only where a prior's window leaves
+    some passages out: on an undated corpus time-awareness changes nothing."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}
@@ -88,7 +89,8 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         rankings.append(merge_hits([(dense_pos, dense_scores)] + [w.dense for w in windows]))
     if mode in ("keyword", "hybrid"):
         rankings.append(merge_hits([(keyword_pos, keyword_scores)] + [w.keyword for w in windows]))
-    leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists else []
+    dated_prior = any(not hits.inside.all() for hits in windows)  # a window that leaves something out
+    leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists and dated_prior else []
     boost = window_boost(snapshot.size, windows) if windows else None
     ranked = article_rank_fusion(rankings, snapshot.chunk_article_rowid, boost, article_votes=leads)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}

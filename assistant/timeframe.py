@@ -1,7 +1,8 @@
 """Time cues in a question → a published-date window, a recency preference, a chronological ordering.
 
-News questions are anchored in time ("last month", "since March 2021"), and the words that say so
-match nothing useful in an article, so they become a filter instead of search terms.
+News questions are anchored in time ("last month", "since March 2021"). The window becomes a date
+prior; relative words ("last month") match nothing useful in an article and leave the search query,
+while calendar dates ("in 2004") stay in it, since articles state them too.
 Spans are found with conservative patterns of our own, because `dateparser.search` also reads
 "may", "the march in" or "now" as dates; `dateparser` then resolves each span against `as_of`
 and reports its granularity (day, week, month, year), which a small table turns into a window.
@@ -90,6 +91,12 @@ class TimeFrame:
     @property
     def has_window(self) -> bool:
         return self.start is not None or self.end is not None
+
+    @property
+    def literal(self) -> bool:
+        """The cue names a calendar date ("in 2004", "June 2020"): words an article may contain too,
+        unlike "last week", so they stay in the search query."""
+        return bool(self.expression and re.search(r"\d|" + "|".join(_MONTH_NAMES), self.expression, re.IGNORECASE))
 
     @property
     def unresolved(self) -> bool:

@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from assistant.engine import Assistant
     from eval.datasets import synthetic_questions
-    from index.embed import load_encoder
+    from index.embed import encoder_for_index, load_encoder
     from index.ingest import build_index
 
-    encoder = load_encoder()
+    encoder = (encoder_for_index(args.index) if args.index else None) or load_encoder()
     index_dir = args.index or Path(tempfile.mkdtemp(prefix="bench-answer-"))
     t = time.perf_counter()
     report = build_index([str(args.articles)], index_dir, encoder, progress=True)

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from assistant.engine import Assistant, ensure_demo_index
     from eval.datasets import load_questions
-    from index.embed import load_encoder
+    from index.embed import encoder_for_index, load_encoder
 
-    encoder = load_encoder()
+    encoder = encoder_for_index(args.rtqa_index) or load_encoder()  # the model the index was built with
     rtqa = Assistant.load(args.rtqa_index, encoder=encoder)
     demo = Assistant.load(args.demo_index or ensure_demo_index(encoder), encoder=encoder)
     rtqa_dev = [q for q in rtqa_split(load_questions(SHARED / "realtimeqa_news" / "questions.jsonl").questions,

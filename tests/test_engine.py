@@ -318,3 +318,39 @@ def test_lead_votes_only_for_time_anchored_questions(assistant, monkeypatch):
     assistant.ask("What did Amazon announce in June 2020?")
     assistant.ask("Which company paused police use of Rekognition?", as_of="2020-06-12", time_aware=False)
     assert seen == [False, True, True, False]
+
+
+def test_an_undated_corpus_ranks_the_same_with_or_without_time(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    filler = " ".join(f"Road crews repaired street number {i} in the eastern district." for i in range(40))
+    texts = {"long": filler + " The city libraries will open on Sundays from next spring, the council said.",
+             "short": "Libraries in the region are busy. Reading groups meet on weekday evenings."}
+    for name, text in texts.items():
+        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\n---\n{text}\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    question = "When will the city libraries open on Sundays?"
+    timed = engine.ask(question, as_of="2022-10-20")
+    plain = engine.ask(question, time_aware=False)
+    assert plain.passages[0].article_id == "long"  # its last chunk says it; "short" only opens on the topic
+    assert [p.chunk_id for p in timed.passages] == [p.chunk_id for p in plain.passages]
+    ratios = {round(t.score / p.score, 9) for t, p in zip(timed.passages, plain.passages, strict=True)}
+    assert len(ratios) == 1  # every passage is "inside" an undated window: one common factor, same order
+    engine.close()
+
+
+def test_a_calendar_year_stays_a_search_word_on_an_undated_corpus(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, year in [("a", 2003), ("b", 2004)]:
+        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: Trade report\n---\n"
+                                           f"Chinese exports soared in {year}, the trade ministry said.\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    answer = engine.ask("How far did Chinese exports soar in 2004?")
+    assert answer.time_window == ("2004-01-01", "2004-12-31")  # the window is still read...
+    assert answer.passages[0].article_id == "b"  # ...and "2004" still matches the article that says it
+    engine.close()

@@ -217,3 +217,13 @@ def test_anchor_to_as_of_ends_windows_at_as_of_and_drops_future_ones():
     assert "after the as-of date" in future.describe()
     past = parse_timeframe("What happened in June 2020?", as_of)
     assert anchor_to(past, as_of) == past
+
+
+@pytest.mark.parametrize(("question", "literal"), [
+    ("How did exports do in 2004?", True),
+    ("What did IBM announce in June 2020?", True),
+    ("What happened last week?", False),
+    ("What did the council decide yesterday?", False),
+])
+def test_calendar_dates_are_literal_words_relative_ones_are_not(question, literal):
+    assert parse_timeframe(question, AS_OF).literal is literal
