@@ -1,8 +1,8 @@
 """Time cues in a question → a published-date window, a recency preference, a chronological ordering.
 
 News questions are anchored in time ("last month", "since March 2021"). The window becomes a date
-prior; relative words ("last month") match nothing useful in an article and leave the search query,
-while calendar dates ("in 2004") stay in it, since articles state them too.
+prior and its words leave the search query (relative ones like "last month" match nothing useful in an
+article); calendar dates ("in 2004") stay in it when the articles are undated (see engine.py).
 Spans are found with conservative patterns of our own, because `dateparser.search` also reads
 "may", "the march in" or "now" as dates; `dateparser` then resolves each span against `as_of`
 and reports its granularity (day, week, month, year), which a small table turns into a window.
@@ -95,7 +95,7 @@ class TimeFrame:
     @property
     def literal(self) -> bool:
         """The cue names a calendar date ("in 2004", "June 2020"): words an article may contain too,
-        unlike "last week", so they stay in the search query."""
+        unlike "last week"."""
         return bool(self.expression and re.search(r"\d|" + "|".join(_MONTH_NAMES), self.expression, re.IGNORECASE))
 
     @property

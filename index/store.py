@@ -76,6 +76,7 @@ class Snapshot(Protocol):
     chunk_dates: np.ndarray  # its article's published date, "" when undated
     chunk_sources: np.ndarray
     lead_chunks: np.ndarray  # True where the chunk opens its article (headline and first sentences)
+    has_dates: bool  # some article has a published date
 
     def search_dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -130,6 +131,7 @@ class EmbeddedSnapshot:
         per_article = [self._articles[int(r)] for r in self.chunk_article_rowid]
         self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=object)  # "" = undated
+        self.has_dates = any(r[4] for r in self._articles.values())
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
         self._body_cache: dict[int, str] = {}
         self._vector_cache: dict[int, np.ndarray] = {}
