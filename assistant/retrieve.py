@@ -89,7 +89,7 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
         rankings.append(merge_hits([(dense_pos, dense_scores)] + [w.dense for w in windows]))
     if mode in ("keyword", "hybrid"):
         rankings.append(merge_hits([(keyword_pos, keyword_scores)] + [w.keyword for w in windows]))
-    dated_prior = any(not hits.inside.all() for hits in windows)  # a window that leaves something out
+    dated_prior = any(_leaves_out(hits, mask) for hits in windows)
     leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists and dated_prior else []
     boost = window_boost(snapshot.size, windows) if windows else None
     ranked = article_rank_fusion(rankings, snapshot.chunk_article_rowid, boost, article_votes=leads)
@@ -121,6 +121,12 @@ def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, pr
     dense = snapshot.search_dense(query_vector, depth, inside) if mode in ("dense", "hybrid") else empty
     keyword = snapshot.search_keyword(query, depth, inside) if mode in ("keyword", "hybrid") else empty
     return _WindowHits(dense, keyword, inside, prior.weight)
+
+
+def _leaves_out(hits: _WindowHits, mask: np.ndarray | None) -> bool:
+    """Whether the window excludes any passage the filters allow (never, on an undated corpus)."""
+    allowed = np.ones_like(hits.inside) if mask is None else mask
+    return bool((allowed & ~hits.inside).any())
 
 
 def window_boost(size: int, windows: list[_WindowHits]) -> np.ndarray:

@@ -354,3 +354,23 @@ def test_a_calendar_year_stays_a_search_word_on_an_undated_corpus(tmp_path):
     assert answer.time_window == ("2004-01-01", "2004-12-31")  # the window is still read...
     assert answer.passages[0].article_id == "b"  # ...and "2004" still matches the article that says it
     engine.close()
+
+
+def test_a_source_filter_does_not_make_an_undated_window_count_as_dated(tmp_path, monkeypatch):
+    import assistant.retrieve as retrieve_module
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, source in [("a", "North Post"), ("b", "South Post")]:
+        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\nsource: {source}\n---\n"
+                                           f"The {source} reported that the ferry to the island resumed.\n")
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    votes = []
+    real = retrieve_module.article_rank_fusion
+    monkeypatch.setattr(retrieve_module, "article_rank_fusion",
+                        lambda *a, **kw: votes.append(len(kw["article_votes"])) or real(*a, **kw))
+    engine.ask("Did the ferry resume?", as_of="2022-10-20", filters=Filters(sources=("North Post",)))
+    assert votes == [0]  # undated articles sit inside every window: no lead votes, filter or not
+    engine.close()
