@@ -131,7 +131,7 @@ class Assistant:
         # Time words leave the search query once a date window does their work. Relative ones ("last
         # week") match nothing useful in an article anyway; calendar dates ("in 2004") stay where the
         # articles are undated, since there only their words can tell the years apart.
-        strip = frame is not None and frame.has_window and (snapshot.has_dates or not frame.literal)
+        strip = frame is not None and frame.has_window and (bool(snapshot.newest_date) or not frame.literal)
         query = strip_expression(resolved.query, frame) if strip else resolved.query
         priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
 
@@ -229,9 +229,8 @@ def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...
 
 def default_as_of(snapshot) -> date:
     """Today, or the newest article's date when the collection ends in the past (an archive)."""
-    newest = max((d for d in snapshot.chunk_dates if d), default="")
     today = date.today()
-    return min(today, date.fromisoformat(newest)) if newest else today
+    return min(today, date.fromisoformat(snapshot.newest_date)) if snapshot.newest_date else today
 
 
 def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:

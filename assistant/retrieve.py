@@ -32,9 +32,10 @@ def filter_mask(snapshot, filters: Filters | None, keep_undated: bool = False) -
     if filters.article_ids:
         mask &= snapshot.positions_of_articles(set(filters.article_ids))
     if filters.date_from or filters.date_to:
-        low, high = filters.date_from or "", filters.date_to or "9999"
-        mask &= np.array([(keep_undated and d == "") or (d != "" and low <= d <= high) for d in snapshot.chunk_dates],
-                         dtype=bool)
+        dates = snapshot.chunk_dates
+        dated = dates != ""
+        in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))
+        mask &= (in_range | ~dated) if keep_undated else in_range
     return mask
 
 

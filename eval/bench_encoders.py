@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.report import write_json
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
@@ -152,11 +154,10 @@ def main(argv: list[str] | None = None) -> None:
           "load s includes any one-time ONNX export")
 
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps({
+        write_json(args.json_out, {
             "chunks": len(texts), "tokens": n_tokens, "sentences": n_sentences, "mode": args.mode,
             "rounds": args.rounds, "articles": str(args.articles), "machine": machine, "rows": rows,
-        }, indent=2))
+        })
         print(f"wrote {args.json_out}")
 
 

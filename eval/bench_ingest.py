@@ -10,7 +10,6 @@ rest (reading, cleaning, sentence splitting, chunking, token counting, cache loo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -19,6 +18,8 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from eval.report import write_json
 
 DEFAULT_ARTICLES = Path(__file__).resolve().parents[1].parent / "shared/datasets/bbc_news/articles.jsonl"
 
@@ -192,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             result["index"] = "(temporary, deleted)"
     print(table(result))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json_out, result)
     return 0
 
 

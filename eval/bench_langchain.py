@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.report import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 DEFAULT_DATASET = SHARED / "realtimeqa_news"
@@ -351,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                                              for name, run in ours["runs"].items()}
     print(table(result))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json_out, result)
     return 0
 
 

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.report import write_json
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DEFAULT_BASE_INDEX = Path("/work/runs/idx-rtqa")
 DEFAULT_ARTICLES = SHARED / "realtimeqa_news" / "articles.jsonl"
@@ -554,8 +556,7 @@ def main(argv: list[str] | None = None) -> int:
                      [int(x) for x in args.sweep.split(",") if x.strip()])
     print(table(result))
     if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        write_json(args.json_out, result)
     return 0
 
 

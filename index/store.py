@@ -73,10 +73,10 @@ class Snapshot(Protocol):
     generation: int
     size: int
     chunk_article_rowid: np.ndarray  # the article each position belongs to (an int key)
-    chunk_dates: np.ndarray  # its article's published date, "" when undated
+    chunk_dates: np.ndarray  # its article's published date (str array, YYYY-MM-DD), "" when undated
     chunk_sources: np.ndarray
     lead_chunks: np.ndarray  # True where the chunk opens its article (headline and first sentences)
-    has_dates: bool  # some article has a published date
+    newest_date: str  # the newest article's published date, "" when no article has one
 
     def search_dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -130,8 +130,9 @@ class EmbeddedSnapshot:
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
         per_article = [self._articles[int(r)] for r in self.chunk_article_rowid]
         self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
-        self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=object)  # "" = undated
-        self.has_dates = any(r[4] for r in self._articles.values())
+        # A str array, so date windows compare vectorised; "" = undated.
+        self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=str)
+        self.newest_date = max((r[4] for r in self._articles.values() if r[4]), default="")
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
         self._body_cache: dict[int, str] = {}
         self._vector_cache: dict[int, np.ndarray] = {}

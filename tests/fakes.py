@@ -46,3 +46,36 @@ class FakeEncoder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]
+
+
+# Three small dated news articles that several test modules index with the fake encoder.
+NEWS_ARTICLES = {
+    "ibm.md": """---
+id: ibm
+title: IBM leaves the face recognition market
+source: Ledger Wire
+published_at: 2020-06-08
+url: https://ledger.example/ibm
+---
+IBM said it will no longer offer general purpose facial recognition software. Chief executive Arvind Krishna
+wrote to members of Congress about racial profiling. The company said police use deserved a national dialogue.
+""",
+    "amazon.md": """---
+id: amazon
+title: Amazon pauses police use of Rekognition
+source: Harbor Times
+published_at: 2020-06-10
+---
+Amazon announced a one year moratorium on police use of its Rekognition software. The company asked
+Congress to pass rules for the technology. Civil liberties groups said a pause was not enough.
+""",
+    "weather.md": """---
+id: weather
+title: Storms expected along the coast
+source: Harbor Times
+published_at: 2021-03-02
+---
+Forecasters expect heavy rain and strong winds along the coast on Friday. Residents were told to secure
+outdoor furniture. Ferries may be cancelled if gusts exceed sixty miles per hour.
+""",
+}

@@ -11,36 +11,10 @@ from assistant.group import article_ranking, fold_near_duplicates, group_by_arti
 from assistant.results import Filters, Passage
 from assistant.summarize import Candidate, SummarySettings, reading_order, select
 from index.ingest import build_index
-from tests.fakes import FakeEncoder
+from tests.fakes import NEWS_ARTICLES, FakeEncoder
 
 ARTICLES = {
-    "ibm.md": """---
-id: ibm
-title: IBM leaves the face recognition market
-source: Ledger Wire
-published_at: 2020-06-08
----
-IBM said it will no longer offer general purpose facial recognition software. Chief executive Arvind Krishna
-wrote to members of Congress about racial profiling. The company said police use deserved a national dialogue.
-""",
-    "amazon.md": """---
-id: amazon
-title: Amazon pauses police use of Rekognition
-source: Harbor Times
-published_at: 2020-06-10
----
-Amazon announced a one year moratorium on police use of its Rekognition software. The company asked
-Congress to pass rules for the technology. Civil liberties groups said a pause was not enough.
-""",
-    "weather.md": """---
-id: weather
-title: Storms expected along the coast
-source: Harbor Times
-published_at: 2021-03-02
----
-Forecasters expect heavy rain and strong winds along the coast on Friday. Residents were told to secure
-outdoor furniture. Ferries may be cancelled if gusts exceed sixty miles per hour.
-""",
+    **NEWS_ARTICLES,
     "long.md": "---\nid: long\ntitle: A long report on surveillance cameras\nsource: Civic Review\n"
                "published_at: 2020-07-01\n---\n"
     + " ".join(f"Surveillance camera number {i} recorded police activity in district {i}." for i in range(60)),
@@ -58,6 +32,17 @@ def assistant(tmp_path_factory):
     engine = Assistant.load(index_dir, encoder=encoder, settings=AskSettings(abstain_threshold=0.3))
     yield engine
     engine.close()
+
+
+def _engine(tmp_path, files: dict[str, str]) -> Assistant:
+    """An Assistant (fake encoder) over a fresh index of these files, named as given."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    encoder = FakeEncoder()
+    build_index([str(folder)], tmp_path / "idx", encoder)
+    return Assistant.load(tmp_path / "idx", encoder=encoder)
 
 
 def test_rrf_rewards_agreement_and_breaks_ties_by_id():
@@ -181,14 +166,9 @@ def test_a_syndicated_copy_is_grouped_at_ingest(tmp_path):
              "reach sixty miles per hour near the harbor. Residents were told to secure outdoor furniture and "
              "to avoid the sea front during the afternoon high tide. Ferries may be cancelled if the gusts grow "
              "stronger, the port authority said, and schools will decide on Thursday evening whether to open.")
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "a.md").write_text(f"---\nid: a\ntitle: Storm warning\nsource: Harbor Times\n---\n{story}\n")
-    (folder / "b.md").write_text(f"---\nid: b\ntitle: Storm on the way\nsource: Coast Daily\n---\n"
-                                 f"By a staff writer. {story}\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    engine = _engine(tmp_path, {
+        "a.md": f"---\nid: a\ntitle: Storm warning\nsource: Harbor Times\n---\n{story}\n",
+        "b.md": f"---\nid: b\ntitle: Storm on the way\nsource: Coast Daily\n---\nBy a staff writer. {story}\n"})
     answer = engine.ask("Will the ferries be cancelled because of the storm?")
     assert [p.article_id for p in answer.passages].count("b") + [p.article_id for p in answer.passages].count(
         "a") == 1
@@ -197,15 +177,11 @@ def test_a_syndicated_copy_is_grouped_at_ingest(tmp_path):
 
 
 def test_date_window_in_the_question_prefers_that_period_and_keeps_undated(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, date, text in [("old", "2020-06-10", "Amazon paused police use of Rekognition for one year."),
-                             ("new", "2021-05-18", "Amazon extended its pause on police use of Rekognition."),
-                             ("undated", "", "Rekognition is a face matching service sold by Amazon to police.")]:
-        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\npublished_at: {date}\n---\n{text}\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    articles = [("old", "2020-06-10", "Amazon paused police use of Rekognition for one year."),
+                ("new", "2021-05-18", "Amazon extended its pause on police use of Rekognition."),
+                ("undated", "", "Rekognition is a face matching service sold by Amazon to police.")]
+    engine = _engine(tmp_path, {f"{name}.md": f"---\nid: {name}\ntitle: {name}\npublished_at: {date}\n---\n{text}\n"
+                                for name, date, text in articles})
     in_2020 = engine.ask("What did Amazon do about police use of Rekognition in June 2020?")
     in_2021 = engine.ask("What did Amazon do about police use of Rekognition in 2021?")
     assert in_2020.time_window == ("2020-06-01", "2020-06-30")
@@ -240,15 +216,11 @@ def test_reload_keeps_a_snapshot_open_until_its_question_is_done(assistant):
 
 
 def test_news_week_prior_ignores_articles_published_after_as_of(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, day, word in [("before", "2022-10-18", "Tuesday"), ("after", "2022-10-21", "Friday"),
-                            ("month_ago", "2022-09-15", "Thursday")]:
-        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\npublished_at: {day}\n---\n"
-                                           f"The city council approved the new tram line on {word}.\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    days = [("before", "2022-10-18", "Tuesday"), ("after", "2022-10-21", "Friday"),
+            ("month_ago", "2022-09-15", "Thursday")]
+    engine = _engine(tmp_path, {f"{name}.md": f"---\nid: {name}\ntitle: {name}\npublished_at: {day}\n---\n"
+                                              f"The city council approved the new tram line on {word}.\n"
+                                for name, day, word in days})
     ranks = [p.article_id for p in engine.ask("Did the council approve the tram line?", as_of="2022-10-20").passages]
     assert ranks[0] == "before"  # in the week before as_of; "after" did not exist yet on 20 October
     assert set(ranks) == {"before", "after", "month_ago"}  # a prior, not a filter
@@ -256,13 +228,8 @@ def test_news_week_prior_ignores_articles_published_after_as_of(tmp_path):
 
 
 def test_a_window_after_as_of_stays_in_the_question_as_words(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "m.md").write_text("---\nid: m\ntitle: m\npublished_at: 2022-10-18\n---\n"
-                                 "Two supermarket chains plan to merge in 2024, pending approval.\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    engine = _engine(tmp_path, {"m.md": "---\nid: m\ntitle: m\npublished_at: 2022-10-18\n---\n"
+                                        "Two supermarket chains plan to merge in 2024, pending approval.\n"})
     answer = engine.ask("Which supermarkets plan to merge in 2024?", as_of="2022-10-20")
     assert answer.time_window is None
     assert "2024" in answer.time_note and "words" in answer.time_note
@@ -321,16 +288,11 @@ def test_lead_votes_only_for_time_anchored_questions(assistant, monkeypatch):
 
 
 def test_an_undated_corpus_ranks_the_same_with_or_without_time(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
     filler = " ".join(f"Road crews repaired street number {i} in the eastern district." for i in range(40))
     texts = {"long": filler + " The city libraries will open on Sundays from next spring, the council said.",
              "short": "Libraries in the region are busy. Reading groups meet on weekday evenings."}
-    for name, text in texts.items():
-        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\n---\n{text}\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    engine = _engine(tmp_path, {f"{name}.md": f"---\nid: {name}\ntitle: {name}\n---\n{text}\n"
+                                for name, text in texts.items()})
     question = "When will the city libraries open on Sundays?"
     timed = engine.ask(question, as_of="2022-10-20")
     plain = engine.ask(question, time_aware=False)
@@ -342,14 +304,9 @@ def test_an_undated_corpus_ranks_the_same_with_or_without_time(tmp_path):
 
 
 def test_a_calendar_year_stays_a_search_word_on_an_undated_corpus(tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, year in [("a", 2003), ("b", 2004)]:
-        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: Trade report\n---\n"
-                                           f"Chinese exports soared in {year}, the trade ministry said.\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    engine = _engine(tmp_path, {f"{name}.md": f"---\nid: {name}\ntitle: Trade report\n---\n"
+                                              f"Chinese exports soared in {year}, the trade ministry said.\n"
+                                for name, year in [("a", 2003), ("b", 2004)]})
     answer = engine.ask("How far did Chinese exports soar in 2004?")
     assert answer.time_window == ("2004-01-01", "2004-12-31")  # the window is still read...
     assert answer.passages[0].article_id == "b"  # ...and "2004" still matches the article that says it
@@ -359,14 +316,9 @@ def test_a_calendar_year_stays_a_search_word_on_an_undated_corpus(tmp_path):
 def test_a_source_filter_does_not_make_an_undated_window_count_as_dated(tmp_path, monkeypatch):
     import assistant.retrieve as retrieve_module
 
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, source in [("a", "North Post"), ("b", "South Post")]:
-        (folder / f"{name}.md").write_text(f"---\nid: {name}\ntitle: {name}\nsource: {source}\n---\n"
-                                           f"The {source} reported that the ferry to the island resumed.\n")
-    encoder = FakeEncoder()
-    build_index([str(folder)], tmp_path / "idx", encoder)
-    engine = Assistant.load(tmp_path / "idx", encoder=encoder)
+    engine = _engine(tmp_path, {f"{name}.md": f"---\nid: {name}\ntitle: {name}\nsource: {source}\n---\n"
+                                              f"The {source} reported that the ferry to the island resumed.\n"
+                                for name, source in [("a", "North Post"), ("b", "South Post")]})
     votes = []
     real = retrieve_module.article_rank_fusion
     monkeypatch.setattr(retrieve_module, "article_rank_fusion",

@@ -17,7 +17,7 @@ import pytest
 from assistant.engine import AskSettings, Assistant
 from assistant.results import Answer, AnswerSentence
 from index.ingest import build_index
-from tests.fakes import FakeEncoder
+from tests.fakes import NEWS_ARTICLES, FakeEncoder
 from ui import views
 from ui.evaluation import DEMO_DATASET, SOURCE_FILE, SOURCE_SYNTHETIC, problems_of
 from ui.events import MAX_UPLOAD_BYTES, Events, example_questions, make_filters
@@ -33,34 +33,7 @@ HOSTILE_BODY = (
 )
 
 ARTICLES = {
-    "ibm.md": """---
-id: ibm
-title: IBM leaves the face recognition market
-source: Ledger Wire
-published_at: 2020-06-08
-url: https://ledger.example/ibm
----
-IBM said it will no longer offer general purpose facial recognition software. Chief executive Arvind Krishna
-wrote to members of Congress about racial profiling. The company said police use deserved a national dialogue.
-""",
-    "amazon.md": """---
-id: amazon
-title: Amazon pauses police use of Rekognition
-source: Harbor Times
-published_at: 2020-06-10
----
-Amazon announced a one year moratorium on police use of its Rekognition software. The company asked
-Congress to pass rules for the technology. Civil liberties groups said a pause was not enough.
-""",
-    "weather.md": """---
-id: weather
-title: Storms expected along the coast
-source: Harbor Times
-published_at: 2021-03-02
----
-Forecasters expect heavy rain and strong winds along the coast on Friday. Residents were told to secure
-outdoor furniture. Ferries may be cancelled if gusts exceed sixty miles per hour.
-""",
+    **NEWS_ARTICLES,
     "hostile.json": json.dumps({"id": "hostile", "title": HOSTILE_TITLE, "source": "<b>Evil</b> Source",
                                 "published_at": "2020-06-09", "url": "javascript:window.__xss=5",
                                 "body": HOSTILE_BODY}),
