@@ -97,11 +97,12 @@ def article_scores(passages, relevant: set[str] = frozenset()) -> list[tuple[str
     near-duplicates folded into it (shown as "also reported by"); when one of those is relevant and the
     shown article is not, the entry takes the relevant id: the reader got that story at that rank."""
     order: dict[str, None] = {}
+    named: dict[str, str] = {}  # shown article -> the name its group ranks under
     for p in passages:
-        name = p.article_id
-        if name not in relevant:
-            name = next((d for d in p.duplicate_ids if d in relevant), name)
-        order.setdefault(name, None)
+        if p.article_id not in named:
+            named[p.article_id] = p.article_id if p.article_id in relevant else next(
+                (d for d in p.duplicate_ids if d in relevant), p.article_id)
+        order.setdefault(named[p.article_id], None)
     n = len(order)
     return [(a, float(n - i)) for i, a in enumerate(order)]
 

@@ -127,3 +127,19 @@ def test_percentiles():
     summary = latency_summary([0.010, 0.020, 0.030])
     assert summary["latency_p50_ms"] == pytest.approx(20.0)
     assert summary["latency_p95_ms"] == pytest.approx(29.0)
+
+
+def test_a_gold_article_folded_into_a_shown_duplicate_counts_at_that_rank():
+    from assistant.results import Passage
+    from eval.runs import article_scores
+
+    def passage(article_id: str, duplicates: tuple[str, ...] = ()) -> Passage:
+        return Passage(0, 0, article_id, "t", "s", None, None, "x", 0, 1, 1.0, duplicate_ids=duplicates)
+
+    shown = [passage("other"), passage("copy", ("gold",)), passage("copy"), passage("third")]
+    assert [a for a, _ in article_scores(shown)] == ["other", "copy", "third"]  # strict: ids as shown
+    named = article_scores(shown, {"gold"})
+    assert [a for a, _ in named] == ["other", "gold", "third"]  # the group takes the gold id, once, at rank 2
+    assert [s for _, s in named] == sorted((s for _, s in named), reverse=True)
+    both = [passage("copy", ("gold",))]
+    assert [a for a, _ in article_scores(both, {"copy", "gold"})] == ["copy"]  # a relevant shown id is kept
