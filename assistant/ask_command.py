@@ -30,6 +30,7 @@ def run(args) -> int:
     from assistant.commands import encoder_for, resolve_index
     from assistant.engine import Assistant
     from assistant.errors import UserError
+    from assistant.options import AskOptions
     from assistant.results import Filters
 
     filters = Filters(tuple(args.source), tuple(args.article), args.date_from, args.date_to)
@@ -37,10 +38,14 @@ def run(args) -> int:
     for value, flag in ((args.date_from, "--from"), (args.date_to, "--to")):
         if value:
             _iso_date(value, flag)
+    try:
+        options = AskOptions(filters=filters, k=args.k, mode=args.mode, max_sentences=args.sentences,
+                             as_of=as_of, time_aware=args.time_aware)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     assistant = Assistant.load(resolve_index(args), encoder=encoder_for(args))
     try:
-        answer = assistant.ask(args.question, filters=filters, k=args.k, mode=args.mode,
-                               max_sentences=args.sentences, as_of=as_of, time_aware=args.time_aware)
+        answer = assistant.ask(args.question, options=options)
     except ValueError as err:
         raise UserError(str(err)) from None
     if args.json:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+COMMAND_GROUP = "article_assistant.commands"  # entry points: front ends (serve, eval) add their commands
+
 
 def register_extra_commands(command) -> None:
-    """Subcommands added by later features (ask, serve, eval) register here."""
-    for module in ("assistant.ask_command", "ui.command", "eval.command"):
-        try:
-            registrar = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
-        registrar.register(command)
+    """`ask` is the engine's own; `serve` and `eval` live in ui/ and eval/, which import the engine, so
+    they register through entry points (pyproject.toml) and the engine never imports them."""
+    from importlib.metadata import entry_points
+
+    from assistant import ask_command
+
+    ask_command.register(command)
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        entry.load()(command)
 
 
 def resolve_index(args) -> Path:
@@ -73,9 +75,9 @@ def _chunk_settings(args):
 
 
 def articles(args) -> int:
-    from index.store import EmbeddedStore
+    from index.backends import open_store
 
-    snapshot = EmbeddedStore.open(resolve_index(args)).snapshot()
+    snapshot = open_store(resolve_index(args)).snapshot()
     rows = snapshot.articles()
     for a in rows:
         print(f"{a.id}\t{a.published_at or '-'}\t{a.source or '-'}\t{a.n_chunks} chunks\t{a.title}")
@@ -84,26 +86,28 @@ def articles(args) -> int:
 
 
 def remove(args) -> int:
+    from index.backends import open_store
     from index.ingest import remove_articles
-    from index.store import EmbeddedStore
 
-    store = EmbeddedStore.open(resolve_index(args))
+    location = resolve_index(args)
+    store = open_store(location)
     removed, unknown = remove_articles(store, args.article_ids)
     for article_id in removed:
         print(f"removed {article_id}")
     for article_id in unknown:
-        print(f"error: no article '{article_id}' in {store.folder}", file=sys.stderr)
+        print(f"error: no article '{article_id}' in {location}", file=sys.stderr)
     return 1 if unknown else 0
 
 
 def info(args) -> int:
-    from index.store import EmbeddedStore
+    from index.backends import open_store
 
-    store = EmbeddedStore.open(resolve_index(args))
+    location = resolve_index(args)
+    store = open_store(location)
     stats = store.stats()
     m = store.manifest
-    print(f"index:      {store.folder}")
-    print(f"store:      {m.store} (FAISS exact inner product + BM25 + SQLite), format {m.format_version}")
+    print(f"index:      {location}")
+    print(f"store:      {store.describe()}, format {m.format_version}")
     print(f"model:      {m.model} ({m.dim}-d)")
     print(f"chunking:   {m.chunking}")
     print(f"articles:   {stats.articles}")

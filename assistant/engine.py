@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,10 +14,12 @@ import numpy as np
 
 from assistant.converse import Turn, resolve
 from assistant.group import fold_near_duplicates, group_by_article
-from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
+from assistant.options import AskOptions
+from assistant.results import Answer, AnswerSentence, CitedPassage, Passage
 from assistant.retrieve import Prior, retrieve
 from assistant.summarize import SummarySettings, candidates, select
 from assistant.timeframe import anchor_to, parse_timeframe, strip_expression
+from index.store import Snapshot, Store
 
 # Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
 ABSTAIN_THRESHOLD = 0.416  # highest threshold with ≤ 5% false abstention on the dev answerable questions
@@ -31,9 +33,8 @@ RECENCY_DAYS = 30
 
 @dataclass(frozen=True)
 class AskSettings:
-    mode: str = "hybrid"
-    k: int = 5  # passages shown and summarised
-    per_article: int = 2  # at most this many of the k passages from one article
+    """How the engine works (not how a question is asked: that is AskOptions)."""
+
     depth: int = 200  # candidates from each retriever before fusion (200 vs 100: Hit@10 0.942 -> 0.951 on RTQA dev)
     # Time-anchored questions ("this week", or asked as of a date) ask what happened: each ranked list
     # then votes again with its articles' opening chunks (retrieve.py). RealTime QA (time-aware, hybrid):
@@ -48,7 +49,7 @@ class Assistant:
     """Holds one index snapshot and the encoder; `reload()` swaps in a newer snapshot atomically,
     so a question never sees a half-written index."""
 
-    def __init__(self, store, encoder, settings: AskSettings | None = None):
+    def __init__(self, store: Store, encoder, settings: AskSettings | None = None):
         self.store = store
         self.encoder = encoder
         self.settings = settings or AskSettings()
@@ -59,22 +60,21 @@ class Assistant:
         self.snapshot = store.snapshot()
 
     @classmethod
-    def load(cls, index_dir: Path | str | None = None, encoder=None, model: str | None = None,
+    def load(cls, index: Path | str | None = None, encoder=None, model: str | None = None,
              settings: AskSettings | None = None) -> Assistant:
-        """Open an index (default: the demo corpus's, built on first use) with its embedding model."""
-        from index.embed import encoder_for_index, load_encoder
-        from index.store import EmbeddedStore
-
-        if encoder is None and model is None and index_dir is not None:
-            encoder = encoder_for_index(index_dir)  # the model the index was built with
-        encoder = encoder or load_encoder(model)
-        if index_dir is None:
-            index_dir = ensure_demo_index(encoder)
+        """Open an index folder or store URI (default: the demo corpus's index, built on first use) with
+        the embedding model it was built with (or the one given)."""
+        from index.backends import open_store
+        from index.embed import encoder_for_manifest, load_encoder
         from index.ingest import manifest_for
 
-        store = EmbeddedStore.open(index_dir)
-        store.manifest.check_compatible(
-            manifest_for(encoder, _settings_of(store.manifest)), Path(index_dir))
+        if index is None:
+            encoder = encoder or load_encoder(model)
+            index = ensure_demo_index(encoder)
+        store = open_store(index)
+        if encoder is None:  # the model the index was built with, unless another is named
+            encoder = load_encoder(model) if model else encoder_for_manifest(store.manifest)
+        store.manifest.check_compatible(manifest_for(encoder, _settings_of(store.manifest)), index)
         return cls(store, encoder, settings)
 
     def reload(self) -> None:
@@ -107,33 +107,35 @@ class Assistant:
     def default_as_of(self) -> date:
         return default_as_of(self.snapshot)
 
-    def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), filters: Filters | None = None,
-            k: int | None = None, mode: str | None = None, max_sentences: int | None = None,
-            as_of: date | str | None = None, time_aware: bool = True, per_article: int | None = None) -> Answer:
-        """Answer from the articles. `as_of` is the date the question is asked at (default: see
-        default_as_of); time words in the question are read against it unless time_aware is False."""
+    def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), options: AskOptions | None = None,
+            **changes) -> Answer:
+        """Answer from the articles, asked with `options` (AskOptions; keyword `changes` override single
+        options: `ask(q, k=3)`). `as_of` is the date the question is asked at (default: see default_as_of);
+        time words in the question are read against it unless time_aware is False."""
+        options = options or AskOptions()
+        if changes:
+            options = options.but(**changes)
         with self._reading() as snapshot:  # one snapshot for the whole question, closed only after it
-            return self._ask(snapshot, question, history, filters, k, mode, max_sentences, as_of, time_aware,
-                             per_article)
+            return self._ask(snapshot, question, history, options)
 
-    def _ask(self, snapshot, question, history, filters, k, mode, max_sentences, as_of, time_aware,
-             per_article) -> Answer:
+    def _ask(self, snapshot: Snapshot, question: str, history: Sequence[Answer | Turn | str],
+             options: AskOptions) -> Answer:
         started = time.perf_counter()
         settings = self.settings
-        k = k or settings.k
-        mode = mode or settings.mode
-        summary = settings.summary if max_sentences is None else _with(settings.summary, max_sentences)
+        summary = replace(settings.summary, max_sentences=options.max_sentences)
+        filters, mode = options.filters, options.mode
         question = question.strip()
         resolved = resolve(question, [as_turn(h) for h in history])
-        explicit_as_of = as_of is not None
-        reference = _to_date(as_of) if explicit_as_of else default_as_of(snapshot)
-        frame = anchor_to(parse_timeframe(resolved.query, reference), reference) if time_aware else None
+        explicit_as_of = options.as_of is not None
+        reference = _to_date(options.as_of) if explicit_as_of else default_as_of(snapshot)
+        frame = (anchor_to(parse_timeframe(resolved.query, reference), reference) if options.time_aware
+                 else None)
         # Time words leave the search query once a date window does their work. Relative ones ("last
         # week") match nothing useful in an article anyway; calendar dates ("in 2004") stay where the
         # articles are undated, since there only their words can tell the years apart.
         strip = frame is not None and frame.has_window and (bool(snapshot.newest_date) or not frame.literal)
         query = strip_expression(resolved.query, frame) if strip else resolved.query
-        priors = time_priors(frame, reference, explicit_as_of) if time_aware else ()
+        priors = time_priors(frame, reference, explicit_as_of) if options.time_aware else ()
 
         retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=mode, depth=settings.depth,
                              filters=filters, priors=priors,
@@ -144,7 +146,7 @@ class Assistant:
         ranked = fold_near_duplicates(ranked, snapshot.near_duplicates())
         timings["near_duplicates"] = time.perf_counter() - t
         t = time.perf_counter()
-        top = group_by_article(ranked, k, per_article=per_article or settings.per_article)
+        top = group_by_article(ranked, options.k, per_article=options.per_article)
         timings["grouping"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -165,9 +167,9 @@ class Assistant:
         return Answer(
             question=question, query=resolved.query, sentences=sentences, cited=cited,
             passages=tuple(ranked), abstained=abstained, confidence=round(confidence, 4), mode=mode,
-            filters=filters or Filters(), note=note, timings=timings, as_of=reference.isoformat(),
+            filters=filters, note=note, timings=timings, as_of=reference.isoformat(),
             time_note=frame.describe() if frame else "", time_window=frame.iso_range() if frame and frame.has_window
-            else None, chronological=chronological and not abstained,
+            else None, chronological=chronological and not abstained, shown=tuple(top),
         )
 
     # Corpus management, so that front ends need only this class.
@@ -281,12 +283,6 @@ def _candidate_vectors(snapshot, passages: Sequence[Passage]) -> dict[tuple[str,
         for offset, vector in enumerate(snapshot.sentence_vectors(passage.position)):
             vectors[(passage.article_id, chunk.first_sentence + offset)] = vector
     return vectors
-
-
-def _with(summary: SummarySettings, max_sentences: int) -> SummarySettings:
-    from dataclasses import replace
-
-    return replace(summary, max_sentences=max_sentences)
 
 
 def _settings_of(manifest):

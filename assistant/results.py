@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from index.filters import Filters
 
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval to some sources, articles or a published-date range (ISO dates, inclusive)."""
-
-    sources: tuple[str, ...] = ()
-    article_ids: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def is_empty(self) -> bool:
-        return not (self.sources or self.article_ids or self.date_from or self.date_to)
+__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +71,7 @@ class Answer:
     time_note: str = ""  # e.g. "Searching articles from 9 to 16 June 2022"; "" when time played no part
     time_window: tuple[str | None, str | None] | None = None  # the window found in the question, if any
     chronological: bool = False  # sentences listed by date, each with its article's date
+    shown: tuple[Passage, ...] = ()  # the k passages (after grouping) the answer was drawn from
 
     @property
     def text(self) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from assistant.fuse import article_rank_fusion, merge_hits
 from assistant.results import Filters, Passage
+from index.store import Snapshot
 
 MODES = ("dense", "keyword", "hybrid")
 
@@ -18,25 +19,6 @@ class Retrieval:
     passages: list[Passage]  # fused order, best first, before grouping
     query_vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def filter_mask(snapshot, filters: Filters | None, keep_undated: bool = False) -> np.ndarray | None:
-    """Boolean mask over snapshot positions, or None when nothing is filtered. A date range the user
-    sets excludes undated articles; a time prior (keep_undated) never penalises them."""
-    if filters is None or filters.is_empty():
-        return None
-    mask = np.ones(snapshot.size, dtype=bool)
-    if filters.sources:
-        wanted = {s.lower() for s in filters.sources}
-        mask &= np.array([s.lower() in wanted for s in snapshot.chunk_sources], dtype=bool)
-    if filters.article_ids:
-        mask &= snapshot.positions_of_articles(set(filters.article_ids))
-    if filters.date_from or filters.date_to:
-        dates = snapshot.chunk_dates
-        dated = dates != ""
-        in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))
-        mask &= (in_range | ~dated) if keep_undated else in_range
-    return mask
 
 
 @dataclass(frozen=True)
@@ -49,7 +31,7 @@ class Prior:
     weight: float
 
 
-def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 100,
+def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", depth: int = 100,
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
              priors: tuple[Prior, ...] = (), lead_lists: bool = False) -> Retrieval:
     """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
@@ -63,7 +45,7 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}
-    mask = filter_mask(snapshot, filters)
+    mask = snapshot.mask(filters)
     t = time.perf_counter()
     if query_vector is None:
         query_vector = encoder.encode([query])[0]
@@ -93,7 +75,7 @@ def retrieve(snapshot, encoder, query: str, mode: str = "hybrid", depth: int = 1
     dated_prior = any(_leaves_out(hits, mask) for hits in windows)
     leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists and dated_prior else []
     boost = window_boost(snapshot.size, windows) if windows else None
-    ranked = article_rank_fusion(rankings, snapshot.chunk_article_rowid, boost, article_votes=leads)
+    ranked = article_rank_fusion(rankings, snapshot.chunk_article_keys, boost, article_votes=leads)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}
     keyword_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(keyword_pos, keyword_scores, strict=True))}
     passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos))
@@ -113,9 +95,8 @@ class _WindowHits:
 def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, prior: Prior) -> _WindowHits:
     """The searches again, restricted to the prior's window, so in-window passages beyond the global
     depth still become candidates."""
-    window = Filters(filters.sources if filters else (), filters.article_ids if filters else (),
-                     prior.date_from, prior.date_to)
-    inside = filter_mask(snapshot, window, keep_undated=True)
+    window = (filters or Filters()).within(prior.date_from, prior.date_to)
+    inside = snapshot.mask(window, keep_undated=True)
     if mask is not None:
         inside &= mask
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -74,7 +74,7 @@ def run(articles: Path, index_dir: Path, limit: int | None, model: str | None, d
         progress: bool, backend: str | None = None) -> dict:
     from index.chunk import ChunkSettings
     from index.embed import load_encoder
-    from index.ingest import ingest_into, open_store
+    from index.ingest import ingest_into, open_for_writing
     from index.load import load_inputs
 
     started = time.perf_counter()
@@ -82,7 +82,7 @@ def run(articles: Path, index_dir: Path, limit: int | None, model: str | None, d
     model_seconds = time.perf_counter() - started
 
     settings = ChunkSettings()
-    store = open_store(index_dir, encoder, settings)
+    store = open_for_writing(index_dir, encoder, settings)
     commit_seconds = 0.0
     real_commit = store.commit
 

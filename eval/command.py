@@ -28,7 +28,7 @@ def run(args) -> int:
     from assistant.commands import encoder_for
     from assistant.engine import Assistant
     from eval.datasets import DatasetError
-    from eval.runs import Config, ensure_index, run_config
+    from eval.runs import Config, ensure_index, run_config, write_results
 
     encoder = encoder_for(args)
     try:
@@ -46,7 +46,7 @@ def run(args) -> int:
         print(f"running {config.name} on {len(dataset.questions)} questions ...", file=sys.stderr)
         results[config.name] = run_config(assistant, dataset, config, limit=args.limit)
     out = args.out or Path("runs") / f"eval-{dataset.name}"
-    files = write(out, dataset, results, build_seconds, index_dir)
+    files = write_results(out, dataset, results, build_seconds, index_dir)
     if args.json:
         json.dump({name: r.metrics for name, r in results.items()}, sys.stdout, indent=2)
         print()
@@ -62,10 +62,10 @@ def _dataset_and_index(args, encoder):
 
     if args.dataset == "synthetic":
         from assistant.commands import resolve_index
-        from index.store import EmbeddedStore
+        from index.backends import open_store
 
         index_dir = resolve_index(args)
-        snapshot = EmbeddedStore.open(index_dir).snapshot()
+        snapshot = open_store(index_dir).snapshot()
         articles = [(a.id, a.title, snapshot.article(a.id).body) for a in snapshot.articles()]
         return synthetic_questions(articles, n=args.synthetic_n), index_dir
     dataset = load_dataset(args.dataset, split=args.split)
@@ -75,23 +75,3 @@ def _dataset_and_index(args, encoder):
         return dataset, resolve_index(args)
     index_dir = args.index or cache_home() / f"eval-index-{dataset.name}-{encoder.name}"
     return dataset, index_dir
-
-
-def write(out: Path, dataset, results, build_seconds: float, index_dir: Path):
-    from dataclasses import asdict
-
-    from eval.report import write_report
-
-    metrics = {name: {**r.metrics, "index_build_seconds": build_seconds} for name, r in results.items()}
-    per_question = {name: [_row(asdict(q)) for q in r.questions] for name, r in results.items()}
-    runs = {name: {q.id: list(q.ranking) for q in r.questions if q.id in dataset.qrels} for name, r in results.items()}
-    label = " (synthetic questions)" if dataset.synthetic else ""
-    notes = [f"dataset: {dataset.name}{label}, {len(dataset.questions)} questions; index: {index_dir}",
-             "retrieval judged per article (an article's rank is its best passage's)"]
-    return write_report(out, metrics, per_question=per_question, runs=runs,
-                        title=f"Evaluation: {dataset.name}{label}", notes=notes)
-
-
-def _row(row: dict) -> dict:
-    row.pop("ranking", None)
-    return row

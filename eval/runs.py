@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from assistant.options import AskOptions
 from eval.datasets import Dataset, Question
 from eval.metrics import aggregate, evaluate_run, evidence_recall_at_k, latency_summary
 
@@ -22,6 +23,10 @@ class Config:
     k: int = 5
     time_aware: bool = True  # use the question's date as "as of" and its time words
     per_article: int = 2  # passages one article may hold among the k
+
+    def options(self, as_of: str | None) -> AskOptions:
+        return AskOptions(k=self.k, mode=self.mode, as_of=as_of, time_aware=self.time_aware,
+                          per_article=self.per_article)
 
     @property
     def name(self) -> str:
@@ -66,8 +71,7 @@ def run_config(assistant, dataset: Dataset, config: Config, limit: int | None = 
 def run_question(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
     started = time.perf_counter()
     as_of = question.date if config.time_aware else None
-    answer = assistant.ask(question.text, k=config.k, mode=config.mode, as_of=as_of, time_aware=config.time_aware,
-                           per_article=config.per_article)
+    answer = assistant.ask(question.text, options=config.options(as_of))
     seconds = time.perf_counter() - started
     gold = dataset.qrels.get(question.id, {})
     relevant = {a for a, grade in gold.items() if grade > 0}
@@ -167,3 +171,23 @@ def ensure_index(dataset: Dataset, index_dir: Path, encoder) -> tuple[Path, floa
         return index_dir, 0.0
     report = build_index([str(dataset.articles_path)], index_dir, encoder, progress=True)
     return index_dir, report.seconds
+
+
+def write_results(out: Path, dataset, results, build_seconds: float, index_dir: Path):
+    from dataclasses import asdict
+
+    from eval.report import write_report
+
+    metrics = {name: {**r.metrics, "index_build_seconds": build_seconds} for name, r in results.items()}
+    per_question = {name: [_row(asdict(q)) for q in r.questions] for name, r in results.items()}
+    runs = {name: {q.id: list(q.ranking) for q in r.questions if q.id in dataset.qrels} for name, r in results.items()}
+    label = " (synthetic questions)" if dataset.synthetic else ""
+    notes = [f"dataset: {dataset.name}{label}, {len(dataset.questions)} questions; index: {index_dir}",
+             "retrieval judged per article (an article's rank is its best passage's)"]
+    return write_report(out, metrics, per_question=per_question, runs=runs,
+                        title=f"Evaluation: {dataset.name}{label}", notes=notes)
+
+
+def _row(row: dict) -> dict:
+    row.pop("ranking", None)
+    return row

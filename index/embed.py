@@ -143,12 +143,18 @@ def encoder_for_index(index_dir, device: str = "cpu") -> Encoder | None:
     """The encoder an existing index was built with (model and backend from its manifest), or None."""
     from pathlib import Path
 
+    from index.backends import is_uri
     from index.manifest import read_manifest
 
+    if is_uri(index_dir):
+        return None  # a server-side store: its manifest is read when the store opens
     folder = Path(index_dir)
     manifest = read_manifest(folder) if folder.exists() else None
-    if manifest is None:
-        return None
+    return None if manifest is None else encoder_for_manifest(manifest, device)
+
+
+def encoder_for_manifest(manifest, device: str = "cpu") -> Encoder:
+    """The encoder named by a manifest's model (model and backend)."""
     model, backend = split_model_name(manifest.model)
     return load_encoder(None if model == DEFAULT_MODEL else model, device=device, backend=backend)
 

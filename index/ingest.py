@@ -17,7 +17,7 @@ from index.embed import Encoder, encode_chunks
 from index.load import load_inputs
 from index.manifest import Manifest
 from index.sentences import split_sentences
-from index.store import EmbeddedStore, PreparedArticle
+from index.store import PreparedArticle, Store
 
 EMBED_BATCH = 64  # chunks per encoder call; the encoder sorts by length inside
 
@@ -59,8 +59,10 @@ def manifest_for(encoder: Encoder, settings: ChunkSettings) -> Manifest:
     return Manifest(model=encoder.name, dim=encoder.dim, chunking=settings.to_dict())
 
 
-def open_store(index_dir: Path | str, encoder: Encoder, settings: ChunkSettings | None = None) -> EmbeddedStore:
-    return EmbeddedStore.open(index_dir, manifest_for(encoder, settings or ChunkSettings()), create=True)
+def open_for_writing(index_dir: Path | str, encoder: Encoder, settings: ChunkSettings | None = None) -> Store:
+    from index.backends import open_store
+
+    return open_store(index_dir, manifest_for(encoder, settings or ChunkSettings()), create=True)
 
 
 def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
@@ -68,14 +70,14 @@ def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
     """Ingest files, folders and URLs into the index at index_dir (created if missing). Without
     `settings`, an existing index keeps its own chunking."""
     settings = settings or existing_settings(index_dir) or ChunkSettings()
-    store = open_store(index_dir, encoder, settings)
+    store = open_for_writing(index_dir, encoder, settings)
     try:
         return ingest_into(store, load_inputs(inputs), encoder, settings, progress=progress)
     finally:
         store.close()
 
 
-def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encoder: Encoder,
+def ingest_into(store: Store, items: Iterable[Article | Problem], encoder: Encoder,
                 settings: ChunkSettings, progress: bool = False) -> IngestReport:
     """Reading, cleaning, splitting and chunking run in a second thread while this one embeds, so the
     model never waits for the parser; everything is committed at the end in one transaction."""
@@ -110,7 +112,7 @@ def ingest_into(store: EmbeddedStore, items: Iterable[Article | Problem], encode
     return report
 
 
-def _new_articles(items: Iterable[Article | Problem], store: EmbeddedStore, report: IngestReport,
+def _new_articles(items: Iterable[Article | Problem], store: Store, report: IngestReport,
                   batch_size: int = 32) -> Iterator[list[Article]]:
     """Batches of articles that are new or changed; the rest is recorded in the report."""
     stored = store.stored_hashes()
@@ -143,7 +145,7 @@ def _new_articles(items: Iterable[Article | Problem], store: EmbeddedStore, repo
         yield pending
 
 
-def remove_articles(store: EmbeddedStore, article_ids: list[str]) -> tuple[list[str], list[str]]:
+def remove_articles(store: Store, article_ids: list[str]) -> tuple[list[str], list[str]]:
     """(removed, unknown) article ids; the removal is one transaction."""
     stored = store.stored_hashes()
     removed = [a for a in article_ids if a in stored]
@@ -201,7 +203,7 @@ def _sentence_spans(chunk, sentences, prefix: int) -> list[tuple[int, int]]:
             for s in sentences[chunk.first_sentence:chunk.last_sentence + 1]]
 
 
-def _embed_missing(texts: list[tuple], store: EmbeddedStore, encoder: Encoder, report: IngestReport) -> None:
+def _embed_missing(texts: list[tuple], store: Store, encoder: Encoder, report: IngestReport) -> None:
     unique = {item[0]: item for item in texts}
     cached = store.cached_vectors(list(unique))
     missing = [item for key, item in unique.items() if key not in cached]

@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from index import database as db
 from index.articles import Article, Chunk, Sentence
+from index.filters import Filters, compile_mask
 from index.keywords import KeywordIndex
 from index.manifest import FORMAT_VERSION, Manifest, fsync_dir, read_manifest, write_manifest
 from index.vectors import VectorIndex
+
+Mask = np.ndarray | None  # a boolean mask over a snapshot's positions; None: everything
 
 
 class IndexNotFound(Exception):
@@ -66,35 +69,49 @@ class StoreStats:
     disk_bytes: int
 
 
+@runtime_checkable
 class Snapshot(Protocol):
-    """A consistent read view. Arrays are indexed by position (0..size-1, the order of both searches)."""
+    """A consistent read view: everything the engine reads, and nothing else. Arrays are indexed by
+    position (0..size-1, the order both searches return); article keys are opaque ints, equal for the
+    chunks of one article and nothing more (not database row ids)."""
 
     manifest: Manifest
     generation: int
-    size: int
-    chunk_article_rowid: np.ndarray  # the article each position belongs to (an int key)
+    chunk_article_keys: np.ndarray  # the article each position belongs to (an opaque int key)
     chunk_dates: np.ndarray  # its article's published date (str array, YYYY-MM-DD), "" when undated
     chunk_sources: np.ndarray
     lead_chunks: np.ndarray  # True where the chunk opens its article (headline and first sentences)
     newest_date: str  # the newest article's published date, "" when no article has one
 
-    def search_dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]: ...
-    def search_keyword(self, text: str, k: int, mask: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def size(self) -> int: ...
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask: ...
+    def search_dense(self, vector: np.ndarray, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_keyword(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
     def chunk(self, position: int) -> StoredChunk: ...
+    def sentence_vectors(self, position: int) -> np.ndarray: ...
+    def near_duplicates(self) -> dict[str, str]: ...
+    def info(self, article_id: str) -> ArticleInfo: ...
     def article(self, article_id: str) -> Article: ...
     def sentences(self, article_id: str) -> list[Sentence]: ...
     def articles(self) -> list[ArticleInfo]: ...
+    def close(self) -> None: ...
 
 
+@runtime_checkable
 class Store(Protocol):
+    """A writer that applies changes atomically, and the factory of snapshots."""
+
     manifest: Manifest
 
     def snapshot(self) -> Snapshot: ...
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int: ...
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]: ...
     def cache_vectors(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None: ...
+    def stored_hashes(self) -> dict[str, tuple[str, str]]: ...
+    def stats(self) -> StoreStats: ...
+    def describe(self) -> str: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -121,14 +138,14 @@ class EmbeddedSnapshot:
             " FROM chunks c ORDER BY c.id"
         ).fetchall()
         table = np.array(rows, dtype=np.int64).reshape(-1, 7)
-        self.chunk_ids, self.chunk_article_rowid = table[:, 0], table[:, 1]
+        self.chunk_ids, self.chunk_article_keys = table[:, 0], table[:, 1]
         self.lead_chunks = table[:, 2] == 0
         self._chunk_table = table
         self._articles = {r[0]: r for r in self.conn.execute(
             "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
             " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid) FROM articles a")}
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
-        per_article = [self._articles[int(r)] for r in self.chunk_article_rowid]
+        per_article = [self._articles[int(r)] for r in self.chunk_article_keys]
         self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
         # A str array, so date windows compare vectorised; "" = undated.
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=str)
@@ -213,7 +230,11 @@ class EmbeddedSnapshot:
 
     def positions_of_articles(self, article_ids: set[str]) -> np.ndarray:
         rowids = [self._rowid_by_id[a] for a in article_ids if a in self._rowid_by_id]
-        return np.isin(self.chunk_article_rowid, rowids)
+        return np.isin(self.chunk_article_keys, rowids)
+
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask:
+        return compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_dates,
+                            article_positions=self.positions_of_articles, keep_undated=keep_undated)
 
     def close(self) -> None:
         self.conn.close()
@@ -361,6 +382,9 @@ class EmbeddedStore:
             save_artifacts(self.folder, generation, vectors, keywords)
             remove_stale_artifacts(self.folder, generation)
             return generation
+
+    def describe(self) -> str:
+        return "embedded (FAISS inner product + BM25 + SQLite)"
 
     def stats(self) -> StoreStats:
         count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731

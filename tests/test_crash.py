@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from index.ingest import build_index, open_store
+from index.ingest import build_index, open_for_writing
 from index.store import artifact_paths
 from tests.fakes import FakeEncoder
 
@@ -163,7 +163,7 @@ def check_index(index_dir: Path) -> set[str]:
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     encoder = FakeEncoder()
-    store = open_store(index_dir, encoder)  # same manifest: opens without IndexMismatch
+    store = open_for_writing(index_dir, encoder)  # same manifest: opens without IndexMismatch
     snapshot = store.snapshot()
     try:
         ids = {a.id for a in snapshot.articles()}
@@ -193,7 +193,7 @@ def finish_and_check(index_dir: Path, inputs: Path) -> None:
     """After recovery, the same ingest completes normally and leaves only the current derived files."""
     build_index([str(inputs)], index_dir, FakeEncoder())
     assert check_index(index_dir) == AFTER
-    store = open_store(index_dir, FakeEncoder())
+    store = open_for_writing(index_dir, FakeEncoder())
     generation = store.stats().generation
     store.close()
     derived = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("dense-", "keyword-")))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.chunk import ChunkSettings
-from index.ingest import build_index, open_store, remove_articles
+from index.ingest import build_index, open_for_writing, remove_articles
 from index.manifest import MANIFEST_NAME, IndexMismatch
 from index.store import EmbeddedStore, IndexNotFound, artifact_paths
 from tests.fakes import FakeEncoder
@@ -236,13 +236,13 @@ def test_other_model_name_is_refused(corpus, tmp_index, fake_encoder):
 def test_other_dimension_is_refused(corpus, tmp_index, fake_encoder):
     ingest([corpus], tmp_index, fake_encoder)
     with pytest.raises(IndexMismatch, match=r"\(64-d\), not 'fake-hash-encoder' \(32-d\)"):
-        open_store(tmp_index, FakeEncoder(dim=32))
+        open_for_writing(tmp_index, FakeEncoder(dim=32))
 
 
 def test_other_chunking_is_refused(corpus, tmp_index, fake_encoder):
     ingest([corpus], tmp_index, fake_encoder)
     with pytest.raises(IndexMismatch, match="built with chunking"):
-        open_store(tmp_index, fake_encoder, ChunkSettings(max_tokens=100))
+        open_for_writing(tmp_index, fake_encoder, ChunkSettings(max_tokens=100))
 
 
 @pytest.mark.parametrize("version", [1, 99])
@@ -252,7 +252,7 @@ def test_other_format_version_is_refused(corpus, tmp_index, fake_encoder, versio
     manifest["format_version"] = version
     (tmp_index / MANIFEST_NAME).write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match=f"index format {version}, this version reads"):
-        open_store(tmp_index, fake_encoder)
+        open_for_writing(tmp_index, fake_encoder)
     with pytest.raises(IndexMismatch, match=f"index format {version}"):  # reading, without a model, too
         EmbeddedStore.open(tmp_index)
 

@@ -99,8 +99,9 @@ def test_ask_as_of_and_time_aware(served):
     client, _, _ = served
     params = {p["parameter_name"]: p for p in
               client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]["parameters"]}
-    assert list(params)[-2:] == ["as_of", "time_aware"]  # appended: positional callers keep working
+    assert list(params)[-3:] == ["as_of", "time_aware", "per_article"]
     assert params["as_of"]["parameter_default"] is None and params["time_aware"]["parameter_default"] is True
+    assert params["per_article"]["parameter_default"] == 2
 
     dated = client.predict(question="What did IBM say in June 2020?", api_name="/ask")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", dated["as_of"])  # the default date is always reported
@@ -133,12 +134,11 @@ def http_ask(url: str, body: dict, route: str = "ask") -> dict:
     return json.loads(stream.split("data: ", 1)[1].splitlines()[0])[0]
 
 
-def test_plain_http_ask_with_and_without_the_time_parameters(served):
+def test_plain_http_ask_positional_and_by_name(served):
     _, _, url = served
-    earlier = ["What did IBM say in June 2020?", None, None, None, None, 5, "hybrid", 3]  # before as_of existed
-    assert http_ask(url, {"data": earlier})["time_note"] == "Searching articles from June 2020"
-    assert http_ask(url, {"data": [*earlier, "2020-06-12"]})["as_of"] == "2020-06-12"
-    full = http_ask(url, {"data": [*earlier, "2020-06-12", False]})
+    first = ["What did IBM say in June 2020?", None, None, None, None, 5, "hybrid", 3]
+    assert http_ask(url, {"data": [*first, None, True, 2]})["time_note"] == "Searching articles from June 2020"
+    full = http_ask(url, {"data": [*first, "2020-06-12", False, 0]})
     assert (full["as_of"], full["time_note"]) == ("2020-06-12", "")
     named = http_ask(url, {"question": "What did IBM say in June 2020?", "as_of": "2020-06-12"}, route="v2/ask")
     # June 2020 ends at the as-of date: nothing later was published when the question was asked

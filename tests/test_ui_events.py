@@ -184,8 +184,9 @@ def test_filters_and_options_reach_the_engine(events, assistant, monkeypatch):
     monkeypatch.setattr(assistant, "ask", lambda q, **kw: seen.update(kw) or original(q, **kw))
     turn(events, "police", sources=["Harbor Times"], date_from="2020-06-01", date_to="2020-06-30", k=2,
          mode="keyword", max_sentences=1)
-    assert seen["filters"] == make_filters(["Harbor Times"], "2020-06-01", "2020-06-30")
-    assert (seen["k"], seen["mode"], seen["max_sentences"]) == (2, "keyword", 1)
+    options = seen["options"]
+    assert options.filters == make_filters(["Harbor Times"], "2020-06-01", "2020-06-30")
+    assert (options.k, options.mode, options.max_sentences, options.per_article) == (2, "keyword", 1, 2)
 
 
 @pytest.mark.parametrize(("options", "expected"), [
@@ -207,12 +208,16 @@ NEWEST = "2021-03-02"  # the newest article of ARTICLES: the default "as of" of 
 
 
 def spy_on(assistant, monkeypatch) -> list[dict]:
-    """Every assistant.ask call's question and keywords, in order."""
+    """Every assistant.ask call's question, history and options (flattened), in order."""
+    from dataclasses import asdict
+
     calls = []
     original = assistant.ask
 
     def spy(question, **kwargs):
-        calls.append({"question": question, **kwargs})
+        options = kwargs["options"]
+        calls.append({"question": question, "history": kwargs["history"], **asdict(options),
+                      "filters": options.filters})
         return original(question, **kwargs)
 
     monkeypatch.setattr(assistant, "ask", spy)

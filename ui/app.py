@@ -6,7 +6,6 @@ Evaluation tab's run is a long job for people, not an endpoint."""
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +13,7 @@ import gradio as gr
 
 from assistant.converse import Turn
 from assistant.errors import UserError
+from assistant.options import MODES
 from ui import evaluation, views
 from ui.events import (
     ALLOWED_SUFFIXES,
@@ -21,17 +21,13 @@ from ui.events import (
     MAX_QUESTION_CHARS,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_LABEL,
-    MODES,
     Events,
     example_questions,
-    make_filters,
+    form_options,
 )
 from ui.style import ARTICLE_JS, CONFIRM_REMOVAL_JS, CSS, PANEL_JS, THEME
 
 ASK_CONCURRENCY = 4  # questions answered at once; ingest and removal have their own queue slot
-# /ask's parameters before as_of and time_aware were appended, and the defaults of those two (see ui/API.md).
-ASK_FIRST_PARAMETERS = 8
-ASK_ADDED_DEFAULTS = (None, True)
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 _PROGRESS = gr.Progress()
 
@@ -231,14 +227,18 @@ def _api(events: Events) -> None:
 
     def ask(question: str, history: list[dict | str] | None = None, sources: list[str] | None = None,
             date_from: str | None = None, date_to: str | None = None, k: int = 5, mode: str = "hybrid",
-            max_sentences: int = 3, as_of: str | None = None, time_aware: bool = True) -> dict:
+            max_sentences: int = 3, as_of: str | None = None, time_aware: bool = True,
+            per_article: int = 2) -> dict:
         """Answer a question with citations. history: earlier results of this endpoint (or earlier
         questions as strings), oldest first, for follow-ups. as_of: the date the question is asked at
         (YYYY-MM-DD; default today, or the newest article's date for an archive); time_aware=False ignores
-        the question's time words. Returns the Answer as JSON (its as_of and time_note say what was used)."""
+        the question's time words; per_article caps passages from one article (0: no cap). Returns the
+        Answer as JSON (its as_of and time_note say what was used)."""
         try:
-            result = events.ask(question, turns_from_json(history), make_filters(sources, date_from, date_to),
-                                k, mode, max_sentences, as_of, time_aware)
+            options = form_options(sources=sources, date_from=date_from, date_to=date_to, k=k, mode=mode,
+                                   max_sentences=max_sentences, as_of=as_of, time_aware=time_aware,
+                                   per_article=per_article)
+            result = events.ask(question, turns_from_json(history), options)
         except UserError as err:
             raise gr.Error(str(err)) from err
         return result.to_dict()
@@ -271,60 +271,11 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None,
            auth: list[tuple[str, str]] | None = None, share: bool = False, prevent_thread_lock: bool = False,
            quiet: bool = False):
     """Serve on host:port (this machine only by default) with the upload limit, queue and look applied."""
-    from starlette.middleware import Middleware
-
     app.queue(max_size=64)
     return app.launch(
         server_name=host, server_port=port, auth=auth or None, share=share, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, theme=THEME, css=CSS, ssr_mode=False, show_error=False,
         footer_links=["api", "settings"], mcp_server=False,
         auth_message="Sign in to use this Article Assistant." if auth else None,
-        app_kwargs={"middleware": [Middleware(EarlierAskCalls)]},
     )
 
-
-class EarlierAskCalls:
-    """Plain-HTTP calls of /ask written before as_of and time_aware existed send eight positional values;
-    Gradio wants one per parameter, so this ASGI middleware appends the missing ones with their defaults.
-    (gradio_client fills in defaults itself; only POST .../call/ask with eight or nine values is touched.)"""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST" or \
-                not scope.get("path", "").rstrip("/").endswith("/call/ask"):
-            return await self.app(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return await self.app(scope, _replay(message, receive), send)
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = _with_added_defaults(b"".join(chunks))
-        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
-        scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
-        await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send)
-
-
-def _with_added_defaults(body: bytes) -> bytes:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body
-    data = payload.get("data") if isinstance(payload, dict) else None
-    added = len(data) - ASK_FIRST_PARAMETERS if isinstance(data, list) else -1
-    if not 0 <= added < len(ASK_ADDED_DEFAULTS):
-        return body
-    return json.dumps({**payload, "data": [*data, *ASK_ADDED_DEFAULTS[added:]]}).encode()
-
-
-def _replay(first: dict, receive):
-    """An ASGI receive that gives `first` once, then the real messages."""
-    pending = [first]
-
-    async def replay():
-        return pending.pop() if pending else await receive()
-
-    return replay

@@ -65,7 +65,7 @@ def run_evaluation(assistant, source: str, path: str | None, modes: Sequence[str
 
 
 def _modes(modes: Sequence[str] | str | None) -> list[str]:
-    from ui.events import MODES
+    from assistant.options import MODES
 
     wanted = [modes] if isinstance(modes, str) else list(modes or [])
     unknown = [m for m in wanted if m not in MODES]
@@ -147,8 +147,7 @@ def _coverage(assistant, dataset) -> list[str]:
 
 def _run(assistant, dataset, label: str, modes: list[str], time_aware: bool,
          progress: Callable | None, notes: list[str], out: Path | None) -> Outcome:
-    from eval.command import write
-    from eval.runs import Config, ConfigResult, run_question, summarize
+    from eval.runs import Config, ConfigResult, run_question, summarize, write_results
 
     questions = dataset.questions
     total, done = len(questions) * len(modes), 0
@@ -166,7 +165,7 @@ def _run(assistant, dataset, label: str, modes: list[str], time_aware: bool,
     seconds = time.perf_counter() - started
     folder = out or Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     index_dir = getattr(getattr(assistant, "store", None), "folder", "the current index")
-    files = write(folder, dataset, results, 0.0, index_dir)
+    files = write_results(folder, dataset, results, 0.0, index_dir)
     failures = failure_rows(dataset, results)
     failed = len({row[1] for row in failures})
     found = f"{len(failures)} failure(s) on {failed} question(s), listed below" if failures else "no failures"

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.errors import UserError, user_message
+from assistant.options import AskOptions, OptionError
 from assistant.results import Answer, Filters
 from ui import views
 
@@ -20,7 +21,6 @@ ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_LABEL = "20 MB"
 MAX_QUESTION_CHARS = 1000
-MODES = ("hybrid", "dense", "keyword")
 ARTICLE_COLUMNS = ["Title", "Source", "Date", "Chunks", "ID"]
 
 Message = dict[str, Any]
@@ -50,6 +50,30 @@ def make_filters(sources: Sequence[str] | str | None, date_from: str | None, dat
     return Filters(sources=tuple(s for s in _as_list(sources) if s), date_from=start, date_to=end)
 
 
+def form_options(*, sources: Sequence[str] | str | None = None, date_from: str | None = None,
+                 date_to: str | None = None, k: int | float | str | None = 5, mode: str = "hybrid",
+                 max_sentences: int | float | str | None = 3, as_of: str | None = None,
+                 time_aware: bool | None = True, per_article: int | float | str | None = 2) -> AskOptions:
+    """A form's (or an HTTP call's) raw values as AskOptions; a value out of range is the user's to fix."""
+    try:
+        return AskOptions(filters=make_filters(sources, date_from, date_to), k=_whole(k, "k"), mode=mode,
+                          max_sentences=_whole(max_sentences, "max_sentences"), as_of=parse_date(as_of, "as of"),
+                          time_aware=time_aware is not False, per_article=_whole(per_article, "per_article"))
+    except OptionError as err:
+        raise UserError(str(err)) from None
+
+
+def _whole(value, name: str) -> int:
+    """Sliders and JSON send floats (5.0); a whole number in any form is accepted, nothing else."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"'{name}' must be a whole number, not {value!r}") from None
+    if not number.is_integer():
+        raise UserError(f"'{name}' must be a whole number, not {value!r}")
+    return int(number)
+
+
 class Events:
     """All the app's behaviour; app.py only wires these methods to components."""
 
@@ -58,25 +82,14 @@ class Events:
 
     # --- asking -----------------------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Answer] = (), filters: Filters | None = None, k: int = 5,
-            mode: str = "hybrid", max_sentences: int = 3, as_of: str | None = None,
-            time_aware: bool = True) -> Answer:
-        """One question against the current snapshot. Validates what a form or a client may send.
-
-        as_of: the date the question is asked at ('' or None: the engine's default, today or the newest
-        article's date); time_aware=False ignores the question's time words (no window, no preference)."""
+    def ask(self, question: str, history: Sequence[Answer] = (), options: AskOptions | None = None) -> Answer:
+        """One question against the current snapshot (the engine keeps it open until it is done)."""
         question = (question or "").strip()
         if not question:
             raise UserError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise UserError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
-        if mode not in MODES:
-            raise UserError(f"unknown retrieval mode '{mode}' (use {', '.join(MODES)})")
-        k = max(1, min(20, int(k or 5)))
-        max_sentences = max(1, min(10, int(max_sentences or 3)))
-        kwargs = dict(history=list(history), filters=filters, k=k, mode=mode, max_sentences=max_sentences,
-                      as_of=parse_date(as_of, "as of"), time_aware=True if time_aware is None else bool(time_aware))
-        return self.assistant.ask(question, **kwargs)  # the engine keeps its snapshot open until it is done
+        return self.assistant.ask(question, history=list(history), options=options or AskOptions())
 
     def push_question(self, question: str, messages: list[Message] | None) -> tuple[list[Message], str, str]:
         """First step of a turn: show the question at once and clear the box (the answer follows)."""
@@ -129,8 +142,7 @@ class Events:
                 form: dict) -> tuple:
         """Ask with the form's options; the answer (or a one-line error) becomes the chat's next turn."""
         try:
-            result = self.ask(question, history, make_filters(form["sources"], form["date_from"], form["date_to"]),
-                              form["k"], form["mode"], form["max_sentences"], form["as_of"], form["time_aware"])
+            result = self.ask(question, history, form_options(**form))
         except Exception as err:  # noqa: BLE001 - shown in the chat as one line, the app keeps going
             message = user_message(err) or f"{type(err).__name__}: {err}"
             return messages + [{"role": "assistant", "content": views.error_message(message)}], answers, \

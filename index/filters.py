@@ -1,0 +1,49 @@
+"""Which articles a question may draw on, and its compilation to a mask over a snapshot's positions.
+
+Filters live in `index` because each store compiles them its own way: the embedded store to a numpy
+mask over its positions (`compile_mask`, shared by any backend that keeps the same per-position
+arrays), a distributed one to a server-side expression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some sources, articles or a published-date range (ISO dates, inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.sources or self.article_ids or self.date_from or self.date_to)
+
+    def within(self, date_from: str | None, date_to: str | None) -> Filters:
+        """The same sources and articles, with another date window."""
+        return Filters(self.sources, self.article_ids, date_from, date_to)
+
+
+def compile_mask(filters: Filters | None, *, sources: np.ndarray, dates: np.ndarray, article_positions,
+                 keep_undated: bool = False) -> np.ndarray | None:
+    """Boolean mask over positions, or None when nothing is filtered. `sources` and `dates` hold each
+    position's article source and ISO date ("" when undated); `article_positions(ids)` gives the mask of
+    those articles' positions. A date range the user sets excludes undated articles; a time prior
+    (keep_undated) never penalises them."""
+    if filters is None or filters.is_empty():
+        return None
+    mask = np.ones(len(dates), dtype=bool)
+    if filters.sources:
+        wanted = {s.lower() for s in filters.sources}
+        mask &= np.array([s.lower() in wanted for s in sources], dtype=bool)
+    if filters.article_ids:
+        mask &= article_positions(set(filters.article_ids))
+    if filters.date_from or filters.date_to:
+        dated = dates != ""
+        in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))
+        mask &= (in_range | ~dated) if keep_undated else in_range
+    return mask
