@@ -187,6 +187,11 @@ class Assistant:
         with self._reading() as snapshot:
             return snapshot.sentences(article_id)
 
+    def near_duplicates(self) -> dict[str, str]:
+        """article id -> the representative of its near-duplicate group (only articles that have one)."""
+        with self._reading() as snapshot:
+            return snapshot.near_duplicates()
+
     def ingest(self, inputs: Sequence[str], progress=None):
         """Add files, folders or URLs; questions keep using the old snapshot until the commit,
         then the new one. `progress(done_articles)` is called as articles are prepared."""

@@ -21,6 +21,11 @@ def register(command) -> None:
                    help="time-awareness: the question's date as 'as of' and its time words (default on)")
     p.add_argument("--per-article", default="2",
                    help="comma-separated caps on passages per article among the k (grouping; default 2)")
+    p.add_argument("--part", choices=("all", "dev", "test"), default="all",
+                   help="only the declared dev or test split of a questions file (eval/data/README.md)")
+    p.add_argument("--leave-gold-out", action="store_true",
+                   help="also ask each gold question with its gold articles (and their near-duplicates) "
+                        "filtered out: abstention precision/recall/F1 over both")
     p.add_argument("--json", action="store_true", help="print metrics per configuration as JSON")
 
 
@@ -39,7 +44,7 @@ def run(args) -> int:
     index_dir, build_seconds = ensure_index(dataset, index_dir, encoder)
     assistant = Assistant.load(index_dir, encoder=encoder)
     times = {"on": [True], "off": [False], "both": [True, False]}[args.time]
-    configs = [Config(mode.strip(), int(k), t, int(cap)) for mode in args.modes.split(",")
+    configs = [Config(mode.strip(), int(k), t, int(cap), args.leave_gold_out) for mode in args.modes.split(",")
                for k in args.ks.split(",") for t in times for cap in args.per_article.split(",")]
     results = {}
     for config in configs:
@@ -68,7 +73,7 @@ def _dataset_and_index(args, encoder):
         snapshot = open_store(index_dir).snapshot()
         articles = [(a.id, a.title, snapshot.article(a.id).body) for a in snapshot.articles()]
         return synthetic_questions(articles, n=args.synthetic_n), index_dir
-    dataset = load_dataset(args.dataset, split=args.split)
+    dataset = load_dataset(args.dataset, split=args.split, part=args.part)
     if dataset.articles_path is None:  # questions about an existing index (by default the demo corpus)
         from assistant.commands import resolve_index
 

@@ -12,7 +12,7 @@ import json
 import random
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class Question:
     evidence: tuple[Evidence, ...]
     unanswerable: bool = False
     date: str | None = None  # ISO date the question is asked at ("this week" refers to it)
+    split: str | None = None  # "dev" or "test" (eval/splits.py); None where no split is declared
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,18 @@ class Dataset:
 # --- RealTime QA style questions -------------------------------------------------------------------------------
 
 
-def load_questions(path: Path | str, articles: Path | str | None = None) -> Dataset:
+def load_questions(path: Path | str, articles: Path | str | None = None, part: str = "all") -> Dataset:
     """Questions JSONL (id, question, answer, evidence[{article_id, text}], question_date or date).
 
     A question without evidence is kept as unanswerable only when it says `"type": "unanswerable"`;
     any other question without evidence cannot be judged for retrieval, so it is dropped and counted.
     The articles default to `articles.jsonl` beside the questions file (None when that file is absent).
+    `part` keeps only the declared dev or test split (eval/splits.py), or "all".
     """
+    from eval.splits import PARTS, assign_splits
+
+    if part not in PARTS:
+        raise DatasetError(path, f"unknown part {part!r} (use {', '.join(PARTS)})")
     path = Path(path)
     if articles is None:
         beside = path.with_name("articles.jsonl")
@@ -86,8 +92,12 @@ def load_questions(path: Path | str, articles: Path | str | None = None) -> Data
     qrels: dict[str, dict[str, int]] = {}
     seen: set[str] = set()
     dropped = 0
-    for line_no, record in _read_jsonl(path):
-        question = _parse_question(record, path, line_no)
+    records = list(_read_jsonl(path))
+    splits = assign_splits([record for _, record in records])
+    for line_no, record in records:
+        question = replace(_parse_question(record, path, line_no), split=splits.get(str(record.get("id"))))
+        if part != "all" and question.split != part:
+            continue
         if question.id in seen:
             raise DatasetError(path, f"duplicate question id {question.id!r}", line_no)
         seen.add(question.id)
@@ -98,8 +108,10 @@ def load_questions(path: Path | str, articles: Path | str | None = None) -> Data
         if question.evidence:
             qrels[question.id] = {ev.article_id: 1 for ev in question.evidence}
     if not questions:
-        raise DatasetError(path, "no usable questions (none has evidence or is marked unanswerable)")
+        raise DatasetError(path, "no usable questions (none has evidence or is marked unanswerable)"
+                           + (f" in the {part} part" if part != "all" else ""))
     name = path.parent.name if path.name == "questions.jsonl" else path.stem
+    name = name if part == "all" else f"{name}-{part}"
     return Dataset(name, tuple(questions), articles_path, qrels, kind="questions", dropped=dropped)
 
 
@@ -239,19 +251,20 @@ def synthetic_questions(articles: Iterable[tuple[str, str | None, str]], n: int 
 # --- dispatch and shared helpers -------------------------------------------------------------------------------
 
 
-def load_dataset(path: Path | str, split: str = "test") -> Dataset:
-    """A folder with corpus.jsonl is BEIR; a .jsonl file (or a folder with questions.jsonl) is questions."""
+def load_dataset(path: Path | str, split: str = "test", part: str = "all") -> Dataset:
+    """A folder with corpus.jsonl is BEIR; a .jsonl file (or a folder with questions.jsonl) is questions
+    (`part`: their declared dev or test split, or all)."""
     path = Path(path)
     if path.is_dir():
         if (path / "corpus.jsonl").is_file():
             return load_beir(path, split)
         if (path / "questions.jsonl").is_file():
-            return load_questions(path / "questions.jsonl")
+            return load_questions(path / "questions.jsonl", part=part)
         raise DatasetError(path, "folder has neither corpus.jsonl (BEIR) nor questions.jsonl")
     if not path.exists():
         raise DatasetError(path, "no such file or folder")
     if path.suffix.lower() == ".jsonl":
-        return load_questions(path)
+        return load_questions(path, part=part)
     raise DatasetError(path, "not a dataset: expected a questions .jsonl file or a BEIR folder")
 
 

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from assistant.options import AskOptions
 from eval.datasets import Dataset, Question
 from eval.metrics import aggregate, evaluate_run, evidence_recall_at_k, latency_summary
+from index.filters import Filters
 
 EVIDENCE_KS = (1, 5, 10)
 
@@ -23,15 +26,19 @@ class Config:
     k: int = 5
     time_aware: bool = True  # use the question's date as "as of" and its time words
     per_article: int = 2  # passages one article may hold among the k
+    # Each gold question is asked twice: as it is (answerable), and with its gold articles and their
+    # near-duplicates filtered out (a realistic near miss, which should abstain).
+    leave_gold_out: bool = False
 
-    def options(self, as_of: str | None) -> AskOptions:
+    def options(self, as_of: str | None, exclude: tuple[str, ...] = ()) -> AskOptions:
         return AskOptions(k=self.k, mode=self.mode, as_of=as_of, time_aware=self.time_aware,
-                          per_article=self.per_article)
+                          per_article=self.per_article, filters=Filters(exclude_article_ids=exclude))
 
     @property
     def name(self) -> str:
         name = self.mode if self.k == 5 else f"{self.mode}-k{self.k}"
         name = name if self.per_article == 2 else f"{name}-per{self.per_article}"
+        name = f"{name}-lgo" if self.leave_gold_out else name
         return name if self.time_aware else f"{name}-notime"
 
 
@@ -53,6 +60,8 @@ class QuestionResult:
     evidence_recall: dict[int, float] = field(default_factory=dict)  # k -> 1.0 / 0.0, when evidence is known
     ranking: tuple[tuple[str, float], ...] = field(default=(), repr=False)
     via_duplicate: bool = False  # the first gold article was folded into a near-duplicate shown in its place
+    repeats_fact: bool | None = None  # two answer sentences say the same (cosine >= REPEAT_COSINE); None: < 2
+    left_out: bool = False  # asked with its gold articles filtered out (leave-gold-out)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,44 @@ class ConfigResult:
 def run_config(assistant, dataset: Dataset, config: Config, limit: int | None = None) -> ConfigResult:
     questions = dataset.questions[:limit] if limit else dataset.questions
     rows = [run_question(assistant, dataset, q, config) for q in questions]
+    if config.leave_gold_out:
+        rows += [run_left_out(assistant, dataset, q, config) for q in questions if q.id in dataset.qrels]
     return ConfigResult(config, summarize(dataset, rows), tuple(rows))
+
+
+def run_left_out(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
+    """The question asked without its gold articles and their near-duplicates: it should abstain."""
+    gold = {a for a, grade in dataset.qrels[question.id].items() if grade > 0}
+    groups = assistant.near_duplicates()
+    leaders = {groups.get(a, a) for a in gold}
+    exclude = tuple(sorted(gold | {a for a, leader in groups.items() if leader in leaders}))
+    answer = assistant.ask(question.text, options=config.options(
+        question.date if config.time_aware else None, exclude))
+    return QuestionResult(
+        id=f"{question.id}#left-out", question=question.text, config=config.name, first_relevant_rank=None,
+        answer=answer.text, abstained=answer.abstained, unanswerable=True, answer_in_answer=None,
+        evidence_in_answer=None, missed_evidence=None, citation_precision=None,
+        offsets_ok=_offsets_ok(assistant, answer), seconds=0.0, repeats_fact=repeats_fact(assistant, answer),
+        left_out=True)
+
+
+REPEAT_COSINE = 0.7  # two answer sentences this close (bundled MiniLM) state one fact twice (issue 11)
+
+
+def repeats_fact(assistant, answer) -> bool | None:
+    """Whether two of the answer's sentences say the same thing; None for answers of under two sentences."""
+    texts = [s.text for s in answer.sentences]
+    if len(texts) < 2:
+        return None
+    vectors = assistant.encoder.encode(texts)
+    similarity = vectors @ vectors.T
+    return bool((similarity[np.triu_indices(len(texts), 1)] >= REPEAT_COSINE).any())
+
+
+def _offsets_ok(assistant, answer) -> bool:
+    spans = [(s.article_id, s.start, s.end, s.text) for s in answer.sentences]
+    spans += [(a.article_id, a.start, a.end, a.text) for s in answer.sentences for a in getattr(s, "also", ())]
+    return all(assistant.article(article_id).body[start:end] == text for article_id, start, end, text in spans)
 
 
 def run_question(assistant, dataset: Dataset, question: Question, config: Config) -> QuestionResult:
@@ -88,7 +134,7 @@ def run_question(assistant, dataset: Dataset, question: Question, config: Config
                             if evidence else None),
         missed_evidence=(not evidence_recall_at_k(passages_text, evidence, 10)) if evidence else None,
         citation_precision=_citation_precision(answer, relevant, evidence),
-        offsets_ok=all(assistant.article(s.article_id).body[s.start:s.end] == s.text for s in answer.sentences),
+        offsets_ok=_offsets_ok(assistant, answer), repeats_fact=repeats_fact(assistant, answer),
         seconds=seconds, ranking=tuple(ranking[:100]),
         via_duplicate=first is not None and ranking[first - 1][0] not in shown,
         evidence_recall={k: evidence_recall_at_k(passages_text, evidence, k) for k in EVIDENCE_KS} if evidence else {},
@@ -115,6 +161,7 @@ def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, flo
     """Means over the questions that were run (a --limit run is not scored on the others)."""
     asked = {r.id for r in rows}
     run = {r.id: list(r.ranking) for r in rows if r.id in dataset.qrels}
+    timed = [r for r in rows if not r.left_out]
     per_query = evaluate_run(run, {q: judged for q, judged in dataset.qrels.items() if q in asked})
     metrics = aggregate(list(per_query.values()))
     answerable = [r for r in rows if not r.unanswerable and r.id in dataset.qrels]
@@ -130,11 +177,13 @@ def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, flo
     metrics["offsets_exact"] = sum(r.offsets_ok for r in rows) / len(rows) if rows else 1.0
     metrics["false_abstention"] = (sum(r.abstained for r in answerable) / len(answerable)) if answerable else 0.0
     if unanswerable:
-        metrics["abstention_recall"] = sum(r.abstained for r in unanswerable) / len(unanswerable)
-        metrics["abstention_precision"] = (sum(r.unanswerable for r in abstained) / len(abstained)
-                                           if abstained else 0.0)
-    metrics.update(latency_summary([r.seconds for r in rows]))
-    metrics["questions"] = float(len(rows))
+        recall = sum(r.abstained for r in unanswerable) / len(unanswerable)
+        precision = sum(r.unanswerable for r in abstained) / len(abstained) if abstained else 0.0
+        metrics["abstention_recall"], metrics["abstention_precision"] = recall, precision
+        metrics["abstention_f1"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    metrics.update(_mean("repeated_fact", [r.repeats_fact for r in rows if not r.abstained]))
+    metrics.update(latency_summary([r.seconds for r in timed]))
+    metrics["questions"] = float(len(timed))
     return metrics
 
 

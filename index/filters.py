@@ -6,7 +6,7 @@ arrays), a distributed one to a server-side expression."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,13 +19,14 @@ class Filters:
     article_ids: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    exclude_article_ids: tuple[str, ...] = ()  # never these articles (e.g. leave-gold-out evaluation)
 
     def is_empty(self) -> bool:
-        return not (self.sources or self.article_ids or self.date_from or self.date_to)
+        return not (self.sources or self.article_ids or self.date_from or self.date_to or self.exclude_article_ids)
 
     def within(self, date_from: str | None, date_to: str | None) -> Filters:
         """The same sources and articles, with another date window."""
-        return Filters(self.sources, self.article_ids, date_from, date_to)
+        return replace(self, date_from=date_from, date_to=date_to)
 
 
 def compile_mask(filters: Filters | None, *, sources: np.ndarray, dates: np.ndarray, article_positions,
@@ -42,6 +43,8 @@ def compile_mask(filters: Filters | None, *, sources: np.ndarray, dates: np.ndar
         mask &= np.array([s.lower() in wanted for s in sources], dtype=bool)
     if filters.article_ids:
         mask &= article_positions(set(filters.article_ids))
+    if filters.exclude_article_ids:
+        mask &= ~article_positions(set(filters.exclude_article_ids))
     if filters.date_from or filters.date_to:
         dated = dates != ""
         in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))

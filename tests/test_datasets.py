@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.results import Filters
 from eval.datasets import (
     DatasetError,
     Evidence,
@@ -176,3 +177,46 @@ def test_real_realtimeqa():
     assert len(data.qrels) == 206 and all(q.evidence and q.date for q in data.questions)
     assert sum(1 for q in data.questions if any(ev.text for ev in q.evidence)) == 161
     assert data.articles_path == SHARED / "realtimeqa_news" / "articles.jsonl"
+
+
+def test_declared_splits_by_field_week_and_number(tmp_path):
+    from eval.datasets import load_questions
+
+    rows = [{"id": "20220617_0", "question": "q a", "evidence": [{"article_id": "a"}]},
+            {"id": "20220624_1", "question": "q b", "evidence": [{"article_id": "b"}]},
+            {"id": "demo-03", "question": "q c", "evidence": [{"article_id": "c"}]},
+            {"id": "demo-04", "question": "q d", "evidence": [{"article_id": "d"}]},
+            {"id": "x-9", "question": "q e", "evidence": [{"article_id": "e"}], "split": "test"}]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    every = {q.id: q.split for q in load_questions(path).questions}
+    assert every == {"20220617_0": "dev", "20220624_1": "test", "demo-03": "dev", "demo-04": "test", "x-9": "test"}
+    dev = load_questions(path, part="dev")
+    assert [q.id for q in dev.questions] == ["20220617_0", "demo-03"] and dev.name == "q-dev"
+    with pytest.raises(DatasetError, match="unknown part"):
+        load_questions(path, part="train")
+
+
+def test_leave_gold_out_asks_again_without_the_gold_article(tmp_path, fake_encoder):
+    from assistant.engine import Assistant
+    from eval.datasets import load_questions
+    from eval.runs import Config, run_config
+    from index.ingest import build_index
+    from tests.fakes import NEWS_ARTICLES
+
+    for name, text in NEWS_ARTICLES.items():
+        (tmp_path / name).write_text(text)
+    build_index([str(tmp_path)], tmp_path / "idx", fake_encoder)
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "q1", "question": "Which company paused police use of Rekognition?",
+                                "evidence": [{"article_id": "amazon"}]}))
+    engine = Assistant.load(tmp_path / "idx", encoder=fake_encoder)
+    result = run_config(engine, load_questions(path), Config(leave_gold_out=True))
+    asked, left_out = result.questions
+    assert not asked.left_out and asked.first_relevant_rank == 1
+    assert left_out.left_out and left_out.unanswerable and left_out.id == "q1#left-out"
+    assert "abstention_f1" in result.metrics and result.metrics["questions"] == 1
+    without = engine.ask("Which company paused police use of Rekognition?",
+                         filters=Filters(exclude_article_ids=("amazon",)))
+    assert without.passages and all(p.article_id != "amazon" for p in without.passages)
+    engine.close()

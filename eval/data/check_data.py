@@ -18,7 +18,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DEMO_DIR = os.path.join(REPO, "index", "demo_corpus")
 BBC_CANDIDATES = [
-    "/work/shared/datasets/bbc_news/articles.jsonl",
     os.path.join(REPO, "..", "shared", "datasets", "bbc_news", "articles.jsonl"),
     os.path.join(REPO, "shared", "datasets", "bbc_news", "articles.jsonl"),
 ]
@@ -42,14 +41,15 @@ def load_bbc(path):
 def load_demo():
     arts = {}
     for p in sorted(glob.glob(os.path.join(DEMO_DIR, "*.md"))):
-        text = open(p, encoding="utf-8").read()
+        with open(p, encoding="utf-8") as handle:
+            text = handle.read()
         if not text.startswith("---"):
             continue
         _, fm, body = text.split("---", 2)
         meta = {}
-        for l in fm.strip().splitlines():
-            if ": " in l:
-                k, v = l.split(": ", 1)
+        for line in fm.strip().splitlines():
+            if ": " in line:
+                k, v = line.split(": ", 1)
                 meta[k.strip()] = v.strip()
         if "id" in meta:
             arts[meta["id"]] = (body.strip(), meta.get("published_at"))
