@@ -12,17 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.abstain import reason
+from assistant.answer_model import AnswerModel, load_model
 from assistant.converse import Turn, resolve
+from assistant.evidence import Candidate, Evidence, gather, question_row
 from assistant.group import fold_near_duplicates, group_by_article
 from assistant.options import AskOptions
-from assistant.results import Answer, AnswerSentence, CitedPassage, Passage
+from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage, Support
 from assistant.retrieve import Prior, retrieve
-from assistant.summarize import SummarySettings, candidates, select
-from assistant.timeframe import anchor_to, parse_timeframe, strip_expression
+from assistant.summarize import Chosen, SummarySettings, choose
+from assistant.timeframe import TimeFrame, anchor_to, parse_timeframe, strip_expression
 from index.store import Snapshot, Store
 
-# Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
-ABSTAIN_THRESHOLD = 0.416  # highest threshold with ≤ 5% false abstention on the dev answerable questions
 # Time priors (weights of the window-restricted lists in the fusion), measured on RealTime QA.
 WEIGHT_EXPLICIT_WINDOW = 3.0  # "in June 2020", "last week": strongly prefer that window
 WEIGHT_RECENCY = 1.0  # "latest", "recently": prefer the last 30 days before "as of"
@@ -41,8 +42,11 @@ class AskSettings:
     # Hit@5 0.913 -> 0.937, MRR@10 0.774 -> 0.797; on undated BBC detail questions the same votes cost
     # Hit@5 0.900 -> 0.767, so questions without a time anchor get none.
     lead_votes: bool = True
-    abstain_threshold: float = ABSTAIN_THRESHOLD
+    # Weight of BM25 over whole articles in the fusion (0: off); see retrieve.py.
+    article_list_weight: float = 0.0
     summary: SummarySettings = SummarySettings()
+    answer_model: AnswerModel | None = None  # None: the fitted model shipped in assistant/models/
+    abstain_threshold: float | None = None  # None: the model's own (<= 5% false abstention on dev)
 
 
 class Assistant:
@@ -121,10 +125,34 @@ class Assistant:
     def _ask(self, snapshot: Snapshot, question: str, history: Sequence[Answer | Turn | str],
              options: AskOptions) -> Answer:
         started = time.perf_counter()
+        found = self._find(snapshot, question.strip(), history, options)
+        timings, top, frame = found.timings, found.top, found.frame
+        t = time.perf_counter()
+        summary = replace(self.settings.summary, max_sentences=options.max_sentences)
+        composed = self._compose(snapshot, found, summary, options.filters)
+        chosen = composed.chosen
+        chronological = bool(frame and frame.chronological)
+        if chronological:
+            chosen = sorted(chosen, key=lambda c: (top[c.candidate.passage_index].published_at or "9999",
+                                                   c.candidate.start))
+        abstained = composed.abstained
+        sentences, cited = ((), ()) if abstained else cite(snapshot, chosen, top)
+        timings["sentence_selection"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        return Answer(
+            question=question.strip(), query=found.query, sentences=sentences, cited=cited,
+            passages=tuple(found.ranked), abstained=abstained, confidence=round(composed.support, 4),
+            mode=options.mode, filters=options.filters, note=found.note, timings=timings,
+            as_of=found.as_of.isoformat(), time_note=frame.describe() if frame else "",
+            time_window=frame.iso_range() if frame and frame.has_window else None,
+            chronological=chronological and not abstained, shown=tuple(top),
+            reason=composed.reason if abstained else "",
+        )
+
+    def _find(self, snapshot: Snapshot, question: str, history: Sequence[Answer | Turn | str],
+              options: AskOptions) -> Found:
+        """The question read in its conversation and its time, searched, and the k passages to answer from."""
         settings = self.settings
-        summary = replace(settings.summary, max_sentences=options.max_sentences)
-        filters, mode = options.filters, options.mode
-        question = question.strip()
         resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = options.as_of is not None
         reference = _to_date(options.as_of) if explicit_as_of else default_as_of(snapshot)
@@ -137,9 +165,10 @@ class Assistant:
         query = strip_expression(resolved.query, frame) if strip else resolved.query
         priors = time_priors(frame, reference, explicit_as_of) if options.time_aware else ()
 
-        retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=mode, depth=settings.depth,
-                             filters=filters, priors=priors,
-                             lead_lists=settings.lead_votes and bool(priors))
+        retrieval = retrieve(snapshot, self.encoder, query or resolved.query, mode=options.mode,
+                             depth=settings.depth, filters=options.filters, priors=priors,
+                             lead_lists=settings.lead_votes and bool(priors),
+                             article_weight=settings.article_list_weight)
         timings = dict(retrieval.timings)
         ranked = _boost(retrieval.passages, resolved.boost_article_ids)
         t = time.perf_counter()
@@ -148,29 +177,30 @@ class Assistant:
         t = time.perf_counter()
         top = group_by_article(ranked, options.k, per_article=options.per_article)
         timings["grouping"] = time.perf_counter() - t
+        return Found(resolved.query, resolved.note, reference, frame, ranked, top, retrieval.query_vector, timings)
 
-        t = time.perf_counter()
-        cands = candidates(snapshot, top, resolved.query, retrieval.query_vector, summary)
-        vectors = _candidate_vectors(snapshot, top)
-        chosen = select(cands, vectors, summary)
-        chronological = bool(frame and frame.chronological)
-        if chronological:
-            chosen = sorted(chosen, key=lambda c: (top[c.passage_index].published_at or "9999", c.start))
-        confidence = max((c.similarity * 0.7 + c.overlap * 0.3 for c in cands), default=0.0)
-        abstained = not chosen or confidence < settings.abstain_threshold
-        sentences, cited = ((), ()) if abstained else cite(chosen, top)
-        timings["sentence_selection"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-        note = resolved.note
-        if abstained:
-            note = (note + "; " if note else "") + f"evidence too weak (confidence {confidence:.2f})"
-        return Answer(
-            question=question, query=resolved.query, sentences=sentences, cited=cited,
-            passages=tuple(ranked), abstained=abstained, confidence=round(confidence, 4), mode=mode,
-            filters=filters, note=note, timings=timings, as_of=reference.isoformat(),
-            time_note=frame.describe() if frame else "", time_window=frame.iso_range() if frame and frame.has_window
-            else None, chronological=chronological and not abstained, shown=tuple(top),
-        )
+    def evidence(self, question: str, history: Sequence[Answer | Turn | str] = (),
+                 options: AskOptions | None = None) -> tuple[Found, Evidence]:
+        """What the answer stage sees for this question (for fitting its models: eval/fit_answers.py)."""
+        with self._reading() as snapshot:
+            found = self._find(snapshot, question.strip(), history, options or AskOptions())
+            return found, gather(snapshot, found.top, found.query, found.query_vector)
+
+    def _compose(self, snapshot: Snapshot, found: Found, summary: SummarySettings, filters: Filters) -> Composed:
+        """Score the candidate sentences, decide whether they answer the question, choose the answer."""
+        model = self.settings.answer_model or load_model()
+        top, query = found.top, found.query
+        evidence = gather(snapshot, top, query, found.query_vector)
+        probabilities = model.sentence.predict(evidence.features) if evidence.candidates else np.zeros(0)
+        row = question_row(evidence, probabilities, top)
+        support = float(model.support.predict(row)[0]) if evidence.candidates else 0.0
+        threshold = model.support_threshold if self.settings.abstain_threshold is None \
+            else self.settings.abstain_threshold
+        chosen = choose(evidence.candidates, probabilities, summary, min_relative=model.min_relative,
+                        min_probability=model.min_probability, min_relative_other=model.min_relative_other)
+        abstained = not chosen or support < threshold
+        why = reason(evidence.question, query, top, filters) if abstained else ""
+        return Composed(evidence, probabilities, row, support, chosen, abstained, why)
 
     # Corpus management, so that front ends need only this class.
     def articles(self):
@@ -219,19 +249,60 @@ class Assistant:
         self.store.close()
 
 
-def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...], tuple[CitedPassage, ...]]:
-    """Number passages in order of first citation; highlight each cited sentence inside its passage."""
+@dataclass(frozen=True)
+class Found:
+    """A question read in its conversation and time, and what retrieval found for it."""
+
+    query: str  # as searched (expanded from the conversation when elliptical)
+    note: str  # how a follow-up was read
+    as_of: date
+    frame: TimeFrame | None  # None when time-unaware
+    ranked: list[Passage]  # the fused ranking, near-duplicates folded
+    top: list[Passage]  # the k passages the answer is drawn from
+    query_vector: np.ndarray
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The answer stage's working: what eval/fit_answers.py learns from, and what _ask returns."""
+
+    evidence: Evidence
+    probabilities: np.ndarray  # per candidate: P(it is the evidence)
+    question_row: np.ndarray  # the support model's features
+    support: float  # P(the articles answer the question)
+    chosen: list[Chosen]
+    abstained: bool
+    reason: str
+
+
+def cite(snapshot: Snapshot, chosen: Sequence[Chosen], passages: Sequence[Passage]
+         ) -> tuple[tuple[AnswerSentence, ...], tuple[CitedPassage, ...]]:
+    """Number passages in order of first citation; highlight each cited sentence inside its passage. A
+    sentence just outside its passage (a neighbour candidate) widens that passage to include it."""
     numbers: dict[int, int] = {}
-    highlights: dict[int, list[tuple[int, int]]] = {}
+    spans: dict[int, list[tuple[int, int]]] = {}
+
+    def number(candidate: Candidate) -> int:
+        spans.setdefault(candidate.passage_index, []).append((candidate.start, candidate.end))
+        return numbers.setdefault(candidate.passage_index, len(numbers) + 1)
+
     sentences = []
     for c in chosen:
-        number = numbers.setdefault(c.passage_index, len(numbers) + 1)
-        passage = passages[c.passage_index]
-        highlights.setdefault(c.passage_index, []).append((c.start - passage.start, c.end - passage.start))
-        sentences.append(AnswerSentence(c.text, number, c.article_id, c.start, c.end, round(c.score, 4),
-                                        passage.published_at))
-    cited = tuple(CitedPassage(n, passages[i], tuple(sorted(highlights[i]))) for i, n in numbers.items())
+        first = number(c.candidate)
+        also = tuple(Support(number(o), o.article_id, o.start, o.end, o.text) for o in c.also)
+        sentences.append(AnswerSentence(c.candidate.text, first, c.candidate.article_id, c.candidate.start,
+                                        c.candidate.end, round(c.probability, 4),
+                                        passages[c.candidate.passage_index].published_at, also))
+    cited = tuple(_cited(snapshot, passages[i], n, spans[i]) for i, n in numbers.items())
     return tuple(sentences), cited
+
+
+def _cited(snapshot: Snapshot, passage: Passage, number: int, spans: list[tuple[int, int]]) -> CitedPassage:
+    start, end = min(passage.start, *(s for s, _ in spans)), max(passage.end, *(e for _, e in spans))
+    if (start, end) != (passage.start, passage.end):
+        passage = replace(passage, start=start, end=end, text=snapshot.article(passage.article_id).body[start:end])
+    return CitedPassage(number, passage, tuple(sorted((s - start, e - start) for s, e in set(spans))))
 
 
 def default_as_of(snapshot) -> date:
@@ -279,15 +350,6 @@ def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passag
     order = {article_id: i for i, article_id in enumerate(article_ids)}
     first = sorted((p for p in passages[:20] if p.article_id in order), key=lambda p: order[p.article_id])
     return first + [p for p in passages if p not in first]
-
-
-def _candidate_vectors(snapshot, passages: Sequence[Passage]) -> dict[tuple[str, int], np.ndarray]:
-    vectors = {}
-    for passage in passages:
-        chunk = snapshot.chunk(passage.position)
-        for offset, vector in enumerate(snapshot.sentence_vectors(passage.position)):
-            vectors[(passage.article_id, chunk.first_sentence + offset)] = vector
-    return vectors
 
 
 def _settings_of(manifest):

@@ -42,18 +42,20 @@ def merge_hits(hits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 def article_rank_fusion(rankings: Sequence[np.ndarray], article_of: np.ndarray,
                         boost: np.ndarray | None = None, article_votes: Sequence[np.ndarray] = (),
-                        vote_weight: float = 1.0, k: int = RRF_K) -> list[tuple[int, float]]:
+                        vote_weight: float = 1.0, article_rankings: Sequence[np.ndarray] = (),
+                        article_weight: float = 1.0, k: int = RRF_K) -> list[tuple[int, float]]:
     """(position, score) best first. An article scores sum 1/(k + its rank among articles + 1) over the
-    lists and the `article_votes` lists (which rank articles but not the chunks within them), times
-    `boost` (a multiplier per position, the same for all of an article's chunks); its best chunk takes
-    that score and its other chunks a share in proportion to their own fused scores."""
+    lists, the `article_votes` lists (positions that rank articles but not the chunks within them) and
+    the `article_rankings` (article keys, best first: a search over whole articles), times `boost` (a
+    multiplier per position, the same for all of an article's chunks); its best chunk takes that score
+    and its other chunks a share in proportion to their own fused scores. Only articles with a chunk in
+    `rankings` are ranked."""
     passage = dict(reciprocal_rank_fusion(rankings, k=k))
     article_scores: dict[int, float] = {}
     weighted = [(r, 1.0) for r in rankings] + [(r, vote_weight) for r in article_votes]
-    for ranking, weight in weighted:
-        seen: dict[int, None] = {}
-        for position in ranking:
-            seen.setdefault(int(article_of[position]), None)
+    orders = [(_articles_in_order(r, article_of), w) for r, w in weighted]
+    orders += [(dict.fromkeys(int(a) for a in r), article_weight) for r in article_rankings]
+    for seen, weight in orders:
         for rank, article in enumerate(seen):
             article_scores[article] = article_scores.get(article, 0.0) + weight / (k + rank + 1)
     best: dict[int, float] = {}
@@ -66,3 +68,10 @@ def article_rank_fusion(rankings: Sequence[np.ndarray], article_of: np.ndarray,
         multiplier = float(boost[position]) if boost is not None else 1.0
         scored.append((position, article_scores[article] * multiplier * score / best[article]))
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+
+
+def _articles_in_order(ranking: np.ndarray, article_of: np.ndarray) -> dict[int, None]:
+    seen: dict[int, None] = {}
+    for position in ranking:
+        seen.setdefault(int(article_of[position]), None)
+    return seen

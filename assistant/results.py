@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from index.filters import Filters
 
-__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage"]
+__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "Support"]
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,34 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Support:
+    """Another article's sentence that states the same fact as an answer sentence, cited beside it:
+    article.body[start:end] == text, passage [citation] highlights it."""
+
+    citation: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class AnswerSentence:
-    """A verbatim article sentence: article.body[start:end] == text. `citation` is its [n]."""
+    """A verbatim article sentence: article.body[start:end] == text. `citation` is its [n]; `also` are
+    the other articles that say the same (their [n] follow it: "... [1][3]")."""
 
     text: str
     citation: int
     article_id: str
     start: int
     end: int
-    score: float
+    score: float  # the fitted probability that it is the evidence asked for
     published_at: str | None = None
+    also: tuple[Support, ...] = ()
+
+    @property
+    def markers(self) -> str:
+        return "".join(f"[{n}]" for n in (self.citation, *(a.citation for a in self.also)))
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class Answer:
     cited: tuple[CitedPassage, ...]
     passages: tuple[Passage, ...]  # everything retrieved, best first
     abstained: bool
-    confidence: float
+    confidence: float  # the fitted probability that the articles answer the question (support model)
     mode: str
     filters: Filters = field(default_factory=Filters)
     note: str = ""  # e.g. why it abstained, or how a follow-up was read
@@ -72,15 +90,16 @@ class Answer:
     time_window: tuple[str | None, str | None] | None = None  # the window found in the question, if any
     chronological: bool = False  # sentences listed by date, each with its article's date
     shown: tuple[Passage, ...] = ()  # the k passages (after grouping) the answer was drawn from
+    reason: str = ""  # why it abstained, in plain words ("The articles mention X but not the amount.")
 
     @property
     def text(self) -> str:
         """The answer as one paragraph with [n] markers, or the abstention message."""
         if self.abstained:
-            return ABSTAIN_MESSAGE
+            return f"{ABSTAIN_MESSAGE} {self.reason}".strip()
         if self.chronological:
-            return " ".join(f"({s.published_at or 'undated'}) {s.text} [{s.citation}]" for s in self.sentences)
-        return " ".join(f"{s.text} [{s.citation}]" for s in self.sentences)
+            return " ".join(f"({s.published_at or 'undated'}) {s.text} {s.markers}" for s in self.sentences)
+        return " ".join(f"{s.text} {s.markers}" for s in self.sentences)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -88,4 +107,4 @@ class Answer:
         return data
 
 
-ABSTAIN_MESSAGE = "The articles do not seem to answer this question. The closest passages are listed below."
+ABSTAIN_MESSAGE = "The articles do not seem to answer this question."

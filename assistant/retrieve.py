@@ -33,7 +33,7 @@ class Prior:
 
 def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", depth: int = 100,
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
-             priors: tuple[Prior, ...] = (), lead_lists: bool = False) -> Retrieval:
+             priors: tuple[Prior, ...] = (), lead_lists: bool = False, article_weight: float = 0.0) -> Retrieval:
     """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
     adds the same searches restricted to its date window and multiplies the scores inside it. With
     `lead_lists`, each list also votes for articles a second time with just its lead chunks (headline
@@ -41,7 +41,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
     question rather than mentioning it in passing. That helps questions about a story and hurts
     questions about a detail deep in an article, so the engine asks for it only for time-anchored
     questions (see engine.AskSettings.lead_votes), and it counts only where a prior's window leaves
-    some passages out: on an undated corpus time-awareness changes nothing."""
+    some passages out: on an undated corpus time-awareness changes nothing. With `article_weight`, keyword
+    and hybrid modes add one more list: BM25 over whole articles, with that weight."""
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode '{mode}' (choose {', '.join(MODES)})")
     timings: dict[str, float] = {}
@@ -62,6 +63,12 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
         keyword_pos, keyword_scores = snapshot.search_keyword(query, depth, mask)
         timings["keyword_search"] = time.perf_counter() - t
 
+    articles = []
+    if article_weight and mode in ("keyword", "hybrid"):
+        t = time.perf_counter()
+        articles = [snapshot.search_articles(query, depth, mask)[0]]
+        timings["article_search"] = time.perf_counter() - t
+
     t = time.perf_counter()
     windows = [_window_search(snapshot, query, query_vector, mode, depth, filters, mask, p) for p in priors]
     timings["time_prior"] = time.perf_counter() - t
@@ -75,7 +82,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
     dated_prior = any(_leaves_out(hits, mask) for hits in windows)
     leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists and dated_prior else []
     boost = window_boost(snapshot.size, windows) if windows else None
-    ranked = article_rank_fusion(rankings, snapshot.chunk_article_keys, boost, article_votes=leads)
+    ranked = article_rank_fusion(rankings, snapshot.chunk_article_keys, boost, article_votes=leads,
+                                 article_rankings=articles, article_weight=article_weight)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}
     keyword_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(keyword_pos, keyword_scores, strict=True))}
     passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos))

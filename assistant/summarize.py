@@ -1,5 +1,6 @@
-"""Retrieved passages → an extractive answer: score candidate sentences, drop redundant ones (MMR),
-keep a few within a length budget, and order them by article and position so they read well."""
+"""Scored candidate sentences → an extractive answer: the most probable evidence first, further
+sentences only while they are nearly as probable and say something new, each fact once with every
+article that states it, then in an order that reads well."""
 
 from __future__ import annotations
 
@@ -7,37 +8,29 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answer_type import expected_type, offers
-from assistant.results import Passage
+if TYPE_CHECKING:
+    from assistant.evidence import Candidate
 
 
 @dataclass(frozen=True)
 class SummarySettings:
     max_sentences: int = 3
     max_chars: int = 700
-    mmr_lambda: float = 0.7  # relevance versus novelty
-    min_relative_score: float = 0.75  # a sentence must score at least this share of the best one
-    weight_similarity: float = 0.55
-    weight_overlap: float = 0.35
-    weight_rank: float = 0.10
-    weight_answer_type: float = 0.15  # the sentence offers the kind of answer asked for (number, name, date)
-    weight_lead: float = 0.05  # news leads summarise: the first two sentences of an article, for open questions
+    # Two answer sentences this similar (bundled MiniLM) state one fact twice: the measure of issue 11.
+    repeat_cosine: float = 0.7
+    # A sentence of another article this similar to a chosen one says the same thing: cite it beside it.
+    same_fact_cosine: float = 0.8
 
 
 @dataclass(frozen=True)
-class Candidate:
-    passage_index: int  # index into the passages given
-    article_id: str
-    sentence_index: int  # in the article
-    start: int  # in the article body
-    end: int
-    text: str
-    similarity: float
-    overlap: float
-    score: float
+class Chosen:
+    candidate: Candidate
+    probability: float
+    also: tuple[Candidate, ...] = ()  # the same fact in other articles, cited beside it
 
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -61,65 +54,67 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words))
 
 
-def candidates(snapshot, passages: Sequence[Passage], query: str, query_vector: np.ndarray,
-               settings: SummarySettings) -> list[Candidate]:
-    """Every sentence of the given passages (each once), scored for relevance to the query."""
-    terms = content_terms(query)
-    kind = expected_type(query)
-    seen: set[tuple[str, int]] = set()
-    out: list[Candidate] = []
-    for index, passage in enumerate(passages):
-        chunk = snapshot.chunk(passage.position)
-        sentences = snapshot.sentences(passage.article_id)[chunk.first_sentence:chunk.last_sentence + 1]
-        vectors = snapshot.sentence_vectors(passage.position)
-        similarities = vectors @ query_vector if len(vectors) else np.zeros(len(sentences))
-        rank_prior = 1.0 / (1.0 + index)
-        for offset, (sentence, similarity) in enumerate(zip(sentences, similarities, strict=True)):
-            key = (passage.article_id, chunk.first_sentence + offset)
-            if key in seen or len(sentence.text) < 15:
-                continue
-            seen.add(key)
-            overlap = len(terms & content_terms(sentence.text)) / len(terms) if terms else 0.0
-            score = (settings.weight_similarity * float(similarity) + settings.weight_overlap * overlap
-                     + settings.weight_rank * rank_prior
-                     + settings.weight_answer_type * offers(sentence.text, kind, query)
-                     + (settings.weight_lead * (key[1] < 2) if kind is None else 0.0))
-            out.append(Candidate(index, passage.article_id, key[1], sentence.start, sentence.end,
-                                 sentence.text, float(similarity), overlap, score))
-    return out
-
-
-def select(cands: Sequence[Candidate], vectors: dict[tuple[str, int], np.ndarray],
-           settings: SummarySettings) -> list[Candidate]:
-    """Maximal marginal relevance within the sentence and character budgets."""
-    pool = sorted(cands, key=lambda c: -c.score)
-    if not pool:
+def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings: SummarySettings, *,
+           min_relative: float, min_probability: float, min_relative_other: float | None = None,
+           shown_before: frozenset[tuple[str, int]] = frozenset()) -> list[Chosen]:
+    """The best candidate, then others in order of probability while they reach `min_relative` of the
+    best one's (`min_relative_other` for sentences of another article than the best one's: each article
+    cited must earn its place) and `min_probability`, are not a fact already chosen, and fit the budgets.
+    Sentences the conversation already showed come last: used only when nothing new qualifies."""
+    if not len(candidates):
         return []
-    floor = pool[0].score * settings.min_relative_score
-    chosen: list[Candidate] = []
+    top = float(probabilities.max())
+    lead_article = candidates[int(np.argmax(probabilities))].article_id
+    other = min_relative if min_relative_other is None else min_relative_other
+    floors = np.array([max(min_probability, (min_relative if c.article_id == lead_article else other) * top)
+                       for c in candidates])
+    by_probability = sorted(range(len(candidates)), key=lambda i: -probabilities[i])
+    passing = [i for i in by_probability if probabilities[i] >= floors[i]]
+    fresh = [i for i in passing if _key(candidates[i]) not in shown_before]
+    order = fresh + [i for i in by_probability if i not in set(fresh)]
+    allowed = set(fresh) if fresh else set(passing)
+    vectors = np.stack([c.vector for c in candidates])
+    chosen: list[int] = []
     used_chars = 0
-    while pool and len(chosen) < settings.max_sentences:
-        def mmr(c: Candidate) -> float:
-            if not chosen:
-                return c.score
-            redundancy = max(float(vectors[(c.article_id, c.sentence_index)]
-                                   @ vectors[(s.article_id, s.sentence_index)]) for s in chosen)
-            return settings.mmr_lambda * c.score - (1 - settings.mmr_lambda) * redundancy
-
-        best = max(pool, key=mmr)
-        pool.remove(best)
-        if best.score < floor:
+    for i in order:
+        if len(chosen) >= settings.max_sentences:
             break
-        if used_chars + len(best.text) > settings.max_chars and chosen:
+        if chosen and i not in allowed:
             continue
-        chosen.append(best)
-        used_chars += len(best.text)
-    return reading_order(chosen)
+        if chosen and float((vectors[chosen] @ vectors[i]).max()) >= settings.repeat_cosine:
+            continue  # the same fact again, perhaps from another article: cited beside the first below
+        if chosen and used_chars + len(candidates[i].text) > settings.max_chars:
+            continue
+        chosen.append(i)
+        used_chars += len(candidates[i].text)
+    picked = [Chosen(candidates[i], float(probabilities[i]), _same_fact(i, candidates, vectors, settings))
+              for i in chosen]
+    return reading_order(picked)
 
 
-def reading_order(chosen: Sequence[Candidate]) -> list[Candidate]:
-    """Articles in the order of their best sentence; within an article, in text order."""
+def _same_fact(i: int, candidates: Sequence[Candidate], vectors: np.ndarray,
+               settings: SummarySettings) -> tuple[Candidate, ...]:
+    """Sentences of other articles that say what candidate i says (each article once, best first)."""
+    similarity = vectors @ vectors[i]
+    seen = {candidates[i].article_id}
+    out = []
+    for j in np.argsort(-similarity, kind="stable"):
+        other = candidates[int(j)]
+        if similarity[j] < settings.same_fact_cosine:
+            break
+        if other.article_id not in seen:
+            seen.add(other.article_id)
+            out.append(other)
+    return tuple(out)
+
+
+def _key(candidate: Candidate) -> tuple[str, int]:
+    return candidate.article_id, candidate.sentence_index
+
+
+def reading_order(chosen: Sequence[Chosen]) -> list[Chosen]:
+    """Articles in the order of their most probable sentence; within an article, in text order."""
     article_rank: dict[str, int] = {}
-    for c in sorted(chosen, key=lambda c: -c.score):
-        article_rank.setdefault(c.article_id, len(article_rank))
-    return sorted(chosen, key=lambda c: (article_rank[c.article_id], c.start))
+    for c in sorted(chosen, key=lambda c: -c.probability):
+        article_rank.setdefault(c.candidate.article_id, len(article_rank))
+    return sorted(chosen, key=lambda c: (article_rank[c.candidate.article_id], c.candidate.start))

@@ -54,7 +54,7 @@ class QuestionResult:
     answer_in_answer: bool | None  # None when the question has no answer string
     evidence_in_answer: bool | None
     missed_evidence: bool | None  # evidence sentence known but in no top-10 passage
-    citation_precision: float | None
+    citation_precision: float | None  # cited passages that are gold and hold the evidence sentence
     offsets_ok: bool
     seconds: float
     evidence_recall: dict[int, float] = field(default_factory=dict)  # k -> 1.0 / 0.0, when evidence is known
@@ -62,6 +62,7 @@ class QuestionResult:
     via_duplicate: bool = False  # the first gold article was folded into a near-duplicate shown in its place
     repeats_fact: bool | None = None  # two answer sentences say the same (cosine >= REPEAT_COSINE); None: < 2
     left_out: bool = False  # asked with its gold articles filtered out (leave-gold-out)
+    cited_gold: float | None = None  # cited articles (every [n], "also" ones too) that are gold
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def run_question(assistant, dataset: Dataset, question: Question, config: Config
                             if evidence else None),
         missed_evidence=(not evidence_recall_at_k(passages_text, evidence, 10)) if evidence else None,
         citation_precision=_citation_precision(answer, relevant, evidence),
+        cited_gold=_cited_gold(answer, relevant),
         offsets_ok=_offsets_ok(assistant, answer), repeats_fact=repeats_fact(assistant, answer),
         seconds=seconds, ranking=tuple(ranking[:100]),
         via_duplicate=first is not None and ranking[first - 1][0] not in shown,
@@ -171,6 +173,7 @@ def summarize(dataset: Dataset, rows: Sequence[QuestionResult]) -> dict[str, flo
     metrics.update(_mean("answer_in_answer_all", [r.answer_in_answer for r in answerable]))
     metrics.update(_mean("evidence_in_answer", [r.evidence_in_answer for r in answerable]))
     metrics.update(_mean("citation_precision", [r.citation_precision for r in answerable]))
+    metrics.update(_mean("cited_articles_gold", [r.cited_gold for r in answerable]))
     for k in EVIDENCE_KS:
         metrics.update(_mean(f"evidence_recall@{k}", [r.evidence_recall.get(k) for r in answerable]))
     metrics["hits_via_duplicate"] = float(sum(r.via_duplicate for r in rows))
@@ -198,6 +201,13 @@ def _normalize(text: str) -> str:
 
 def _contains(haystack: str, needle: str | None) -> bool:
     return bool(needle) and _normalize(needle) in _normalize(haystack)
+
+
+def _cited_gold(answer, relevant: set[str]) -> float | None:
+    if answer.abstained or not answer.cited or not relevant:
+        return None
+    cited = {c.passage.article_id for c in answer.cited}
+    return len(cited & relevant) / len(cited)
 
 
 def _citation_precision(answer, relevant: set[str], evidence: list[str]) -> float | None:

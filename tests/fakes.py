@@ -79,3 +79,22 @@ Forecasters expect heavy rain and strong winds along the coast on Friday. Reside
 outdoor furniture. Ferries may be cancelled if gusts exceed sixty miles per hour.
 """,
 }
+
+
+def hand_model():
+    """A fixed answer model for tests of the engine's mechanics, independent of the shipped fitted one:
+    the session-2 hand weights (similarity and keyword overlap, then rank and answer kind) as logits.
+    It answers when 0.7 x similarity + 0.3 x overlap reaches 0.3 (the hashing encoder's similarities run
+    lower than the real model's)."""
+    from assistant.answer_model import AnswerModel, Logistic
+    from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES
+
+    def logistic(names, weights, intercept):
+        return Logistic(names, np.zeros(len(names)), np.ones(len(names)),
+                        np.array([weights.get(n, 0.0) for n in names]), intercept)
+
+    sentence = logistic(SENTENCE_FEATURES, {"similarity": 5.5, "overlap": 3.5, "passage_rank": 1.0,
+                                            "offers_kind": 1.5, "outside_passage": -2.0}, -5.0)
+    support = logistic(QUESTION_FEATURES, {"best_similarity": 7.0, "top_passage_overlap": 3.0}, -3.0)
+    return AnswerModel(sentence, support, support_threshold=0.5, min_relative=0.75, min_probability=0.0,
+                       min_relative_other=0.75, fitted_on="tests: fixed hand weights")

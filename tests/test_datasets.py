@@ -210,7 +210,10 @@ def test_leave_gold_out_asks_again_without_the_gold_article(tmp_path, fake_encod
     path = tmp_path / "q.jsonl"
     path.write_text(json.dumps({"id": "q1", "question": "Which company paused police use of Rekognition?",
                                 "evidence": [{"article_id": "amazon"}]}))
-    engine = Assistant.load(tmp_path / "idx", encoder=fake_encoder)
+    from assistant.engine import AskSettings
+    from tests.fakes import hand_model
+
+    engine = Assistant.load(tmp_path / "idx", encoder=fake_encoder, settings=AskSettings(answer_model=hand_model()))
     result = run_config(engine, load_questions(path), Config(leave_gold_out=True))
     asked, left_out = result.questions
     assert not asked.left_out and asked.first_relevant_rank == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import AskOptions, Assistant, Filters, OptionError
+from assistant import AskOptions, AskSettings, Assistant, Filters, OptionError
 from index.ingest import build_index
-from tests.fakes import FakeEncoder
+from tests.fakes import FakeEncoder, hand_model
 
 
 def test_defaults_live_in_one_place_and_overrides_are_checked():
@@ -43,7 +43,7 @@ def long_article_engine(tmp_path_factory):
     encoder = FakeEncoder()
     index_dir = tmp_path_factory.mktemp("index") / "idx"
     build_index([str(folder)], index_dir, encoder)
-    engine = Assistant.load(index_dir, encoder=encoder)
+    engine = Assistant.load(index_dir, encoder=encoder, settings=AskSettings(answer_model=hand_model()))
     yield engine
     engine.close()
 

@@ -17,7 +17,7 @@ import pytest
 from assistant.engine import AskSettings, Assistant
 from assistant.results import Answer, AnswerSentence
 from index.ingest import build_index
-from tests.fakes import NEWS_ARTICLES, FakeEncoder
+from tests.fakes import NEWS_ARTICLES, FakeEncoder, hand_model
 from ui import views
 from ui.evaluation import DEMO_DATASET, SOURCE_FILE, SOURCE_SYNTHETIC, problems_of
 from ui.events import MAX_UPLOAD_BYTES, Events, example_questions, make_filters
@@ -38,7 +38,7 @@ ARTICLES = {
                                 "published_at": "2020-06-09", "url": "javascript:window.__xss=5",
                                 "body": HOSTILE_BODY}),
 }
-FAKE_SETTINGS = AskSettings(abstain_threshold=0.3)  # the hashing encoder's similarities run lower
+FAKE_SETTINGS = AskSettings(answer_model=hand_model())  # fixed weights, not the shipped fitted model
 
 
 def write_corpus(folder, articles: dict[str, str] = ARTICLES):
@@ -154,7 +154,8 @@ def test_selecting_nothing_valid_changes_nothing(events, key):
 
 
 def test_abstention_is_shown_with_closest_passages(tmp_path_factory):
-    engine = make_assistant(tmp_path_factory, settings=AskSettings(abstain_threshold=2.0))  # never confident
+    never_sure = AskSettings(answer_model=hand_model(), abstain_threshold=2.0)
+    engine = make_assistant(tmp_path_factory, settings=never_sure)
     try:
         ev = Events(engine)
         messages, answers, panel, *_ = turn(ev, "What did IBM say about facial recognition?")
