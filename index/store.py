@@ -1,8 +1,8 @@
 """The store behind one small interface: a writer that applies changes atomically, and
 read-only snapshots that searches run against.
 
-`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; a distributed backend
-(Milvus) would implement the same `Store` and `Snapshot` protocols.
+`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; the Milvus backend
+(index/milvus.py) implements the same `Store` and `Snapshot` protocols.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ from index.keywords import KeywordIndex
 from index.manifest import FORMAT_VERSION, Manifest, fsync_dir, read_manifest, write_manifest
 from index.vectors import VectorIndex
 
-Mask = np.ndarray | None  # a boolean mask over a snapshot's positions; None: everything
+# What a snapshot's mask() returns and its searches accept: opaque to callers, who combine masks with
+# snapshot.intersect() and read them as positions with snapshot.allowed(). The embedded store's masks are
+# boolean numpy arrays over positions; a distributed store's may carry a server-side filter expression.
+# None: everything.
+Mask = object
 
 
 class IndexNotFound(Exception):
@@ -85,7 +89,9 @@ class Snapshot(Protocol):
 
     @property
     def size(self) -> int: ...
-    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask: ...
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask | None: ...
+    def intersect(self, a: Mask | None, b: Mask | None) -> Mask | None: ...
+    def allowed(self, mask: Mask | None) -> np.ndarray: ...  # the mask as booleans over positions
     def search_dense(self, vector: np.ndarray, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
     def search_keyword(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
     def chunk(self, position: int) -> StoredChunk: ...
@@ -111,6 +117,7 @@ class Store(Protocol):
     def stored_hashes(self) -> dict[str, tuple[str, str]]: ...
     def stats(self) -> StoreStats: ...
     def describe(self) -> str: ...
+    def latest_generation(self) -> int | None: ...  # shared stores: the newest commit (cheap; polled)
     def close(self) -> None: ...
 
 
@@ -232,9 +239,15 @@ class EmbeddedSnapshot:
         rowids = [self._rowid_by_id[a] for a in article_ids if a in self._rowid_by_id]
         return np.isin(self.chunk_article_keys, rowids)
 
-    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask:
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> np.ndarray | None:
         return compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_dates,
                             article_positions=self.positions_of_articles, keep_undated=keep_undated)
+
+    def intersect(self, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return b if a is None else a if b is None else a & b
+
+    def allowed(self, mask: np.ndarray | None) -> np.ndarray:
+        return np.ones(self.size, dtype=bool) if mask is None else mask
 
     def close(self) -> None:
         self.conn.close()
@@ -385,6 +398,10 @@ class EmbeddedStore:
 
     def describe(self) -> str:
         return "embedded (FAISS inner product + BM25 + SQLite)"
+
+    def latest_generation(self) -> None:
+        """None: only this process's reload() changes what it reads (one folder, one writer lock)."""
+        return None
 
     def stats(self) -> StoreStats:
         count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
