@@ -44,7 +44,7 @@ from index.store import ArticleInfo, IndexNotFound, PreparedArticle, StoredChunk
 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
-QUERY_BATCH = 4000
+QUERY_PAGE = 16384  # the most rows one Milvus query returns
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
 MIN_EF = 128  # search breadth: ef = max(MIN_EF, 2 k); recall@10 measured in eval/bench_milvus.py
 POLL_SECONDS = 0.5  # how often latest_generation() asks the server
@@ -227,8 +227,10 @@ class MilvusStore:
                     batch, size = [], 0
             if batch:
                 stamps.append(collection.insert(batch).timestamp)
-        chunks.flush()
-        articles.flush()
+        # Seal what was written (sealed segments get the HNSW index; growing ones are searched by brute
+        # force, or by a coarse interim index on servers that enable it); visibility needs no wait.
+        chunks.flush(_async=True)
+        articles.flush(_async=True)
         generation += 1
         value = json.dumps({"generation": generation, "ts": max(stamps, default=0)})
         self._collection("meta").upsert([{"key": "generation", "value": value, "dummy": [1.0, 0.0]}])
@@ -308,21 +310,22 @@ def _join_parts(rows: list[dict]) -> dict[str, dict]:
     return {aid: json.loads("".join(d for _, d in sorted(parts))) for aid, parts in by_article.items()}
 
 
-def _query_all(collection, expr: str, fields: list[str], ts: int) -> list[dict]:
-    """Every row matching expr, in batches (a single query returns at most 16384)."""
-    iterator = collection.query_iterator(batch_size=QUERY_BATCH, expr=expr, output_fields=fields,
-                                         consistency_level="Customized", guarantee_timestamp=ts)
+def _query_all(collection, pk: str, expr: str, fields: list[str], ts: int) -> list[dict]:
+    """Every row matching expr, paged by primary key (a query returns at most 16384 rows, in key order)."""
     rows: list[dict] = []
-    try:
-        while batch := iterator.next():
-            rows += batch
-    finally:
-        iterator.close()
-    return rows
+    last = None
+    while True:
+        page_expr = expr if last is None else f"({expr}) and {pk} > {json.dumps(last, ensure_ascii=False)}"
+        page = collection.query(page_expr, output_fields=[pk, *fields], limit=QUERY_PAGE,
+                                consistency_level="Customized", guarantee_timestamp=ts)
+        rows += page
+        if len(page) < QUERY_PAGE:
+            return rows
+        last = max(r[pk] for r in page)
 
 
 def _read_heads(collection, ts: int) -> dict[str, dict]:
-    return _join_parts(_query_all(collection, 'kind == "head"', ["article_id", "part", "data"], ts))
+    return _join_parts(_query_all(collection, "pk", 'kind == "head"', ["article_id", "part", "data"], ts))
 
 
 @dataclass
@@ -341,9 +344,9 @@ class MilvusTables:
 
     @classmethod
     def read(cls, store: MilvusStore, generation: int, ts: int) -> MilvusTables:
-        fields = ["chunk_id", "article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence",
+        fields = ["article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence",
                   "text", "sentence_vectors"]
-        rows = _query_all(store._collection("chunks"), "chunk_id >= 0", fields, ts)
+        rows = _query_all(store._collection("chunks"), "chunk_id", "chunk_id >= 0", fields, ts)
         rows.sort(key=lambda r: r["chunk_id"])
         heads = _read_heads(store._collection("articles"), ts)
         rows = [r for r in rows if r["article_id"] in heads]
@@ -487,6 +490,8 @@ def filter_expression(filters: Filters, keep_undated: bool = False) -> str:
         terms.append(f"source_key in [{', '.join(literal(s.lower()) for s in filters.sources)}]")
     if filters.article_ids:
         terms.append(f"article_id in [{', '.join(literal(a) for a in filters.article_ids)}]")
+    if filters.exclude_article_ids:
+        terms.append(f"article_id not in [{', '.join(literal(a) for a in filters.exclude_article_ids)}]")
     if filters.date_from or filters.date_to:
         window = [f"date >= {literal(filters.date_from)}" if filters.date_from else "",
                   f"date <= {literal(filters.date_to)}" if filters.date_to else ""]
@@ -524,10 +529,11 @@ def _create_collections(alias: str, name: str, manifest: Manifest) -> None:
     from pymilvus import Collection
 
     flat = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
-    for collection_name, (schema, field, index) in _schemas(name, manifest.dim).items():
+    schemas = _schemas(name, manifest.dim)
+    for collection_name, (schema, field, index) in schemas.items():
         collection = Collection(collection_name, schema, using=alias, consistency_level="Session")
         collection.create_index(field, index or flat)
-        collection.load()
+    _load(alias, name)
     Collection(f"{name}_meta", using=alias).upsert(
         [{"key": "manifest", "value": json.dumps(asdict(manifest)), "dummy": [1.0, 0.0]}])
 
@@ -535,13 +541,17 @@ def _create_collections(alias: str, name: str, manifest: Manifest) -> None:
 def _load(alias: str, name: str) -> None:
     from pymilvus import Collection, utility
 
-    for kind in ("chunks", "articles", "meta"):
+    loading = []
+    for kind in ("chunks", "articles", "meta"):  # loads run side by side (each takes seconds on 2.3)
         collection_name = f"{name}_{kind}"
         if not utility.has_collection(collection_name, using=alias):
             raise IndexMismatch(f"milvus collection '{collection_name}' is missing; this index is incomplete")
         state = utility.load_state(collection_name, using=alias)
         if "Loaded" not in str(state):
-            Collection(collection_name, using=alias).load()
+            Collection(collection_name, using=alias).load(_async=True)
+            loading.append(collection_name)
+    for collection_name in loading:
+        utility.wait_for_loading_complete(collection_name, using=alias, timeout=120)
 
 
 def _read_manifest(alias: str, name: str) -> Manifest:
