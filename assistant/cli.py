@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--index", type=Path, default=None,
-                       help="index folder (default: the demo corpus's index, built on first use)")
+        p.add_argument("--index", type=index_location, default=None,
+                       help="index folder or milvus://HOST:PORT/NAME (default: the demo corpus's index, "
+                            "built on first use)")
         p.add_argument("--model", default=None,
                        help="embedding model name or folder (default: the bundled all-MiniLM-L6-v2, or the "
                             "model an existing --index was built with)")
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("info", "Show what the index holds and how it was built.", "assistant.commands:info")
     _add_later_commands(sub, command)
     return parser
+
+
+def index_location(value: str) -> Path | str:
+    """A folder (Path) or a store URI such as milvus://HOST:PORT/NAME, kept as written (a Path would
+    fold its '//')."""
+    return value if "://" in value else Path(value)
 
 
 def _add_later_commands(sub, command) -> None:

@@ -91,6 +91,18 @@ class Assistant:
             else:
                 self._retired[id(old)] = old
 
+    def follow_store(self) -> None:
+        """A shared store (Milvus) may change under other processes: swap in its newest commit before a
+        question. The embedded store reports None and only this process's reload() changes it."""
+        latest = self.store.latest_generation()
+        if latest is None or latest == self.snapshot.generation or not self._write_lock.acquire(blocking=False):
+            return
+        try:
+            if latest != self.snapshot.generation:
+                self.reload()
+        finally:
+            self._write_lock.release()
+
     @contextmanager
     def _reading(self):
         """The current snapshot, kept open for the duration of one question."""
@@ -119,6 +131,7 @@ class Assistant:
         options = options or AskOptions()
         if changes:
             options = options.but(**changes)
+        self.follow_store()
         with self._reading() as snapshot:  # one snapshot for the whole question, closed only after it
             return self._ask(snapshot, question, history, options)
 

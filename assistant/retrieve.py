@@ -79,7 +79,7 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
         rankings.append(merge_hits([(dense_pos, dense_scores)] + [w.dense for w in windows]))
     if mode in ("keyword", "hybrid"):
         rankings.append(merge_hits([(keyword_pos, keyword_scores)] + [w.keyword for w in windows]))
-    dated_prior = any(_leaves_out(hits, mask) for hits in windows)
+    dated_prior = any(_leaves_out(snapshot, hits, mask) for hits in windows)
     leads = [ranking[snapshot.lead_chunks[ranking]] for ranking in rankings] if lead_lists and dated_prior else []
     boost = window_boost(snapshot.size, windows) if windows else None
     ranked = article_rank_fusion(rankings, snapshot.chunk_article_keys, boost, article_votes=leads,
@@ -96,7 +96,7 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
 class _WindowHits:
     dense: tuple[np.ndarray, np.ndarray]  # (positions, scores) of the same search restricted to the window
     keyword: tuple[np.ndarray, np.ndarray]
-    inside: np.ndarray  # mask over positions: in the window (or undated)
+    inside: np.ndarray  # booleans over positions: in the window (or undated)
     weight: float
 
 
@@ -104,19 +104,16 @@ def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, pr
     """The searches again, restricted to the prior's window, so in-window passages beyond the global
     depth still become candidates."""
     window = (filters or Filters()).within(prior.date_from, prior.date_to)
-    inside = snapshot.mask(window, keep_undated=True)
-    if mask is not None:
-        inside &= mask
+    inside = snapshot.intersect(snapshot.mask(window, keep_undated=True), mask)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
     dense = snapshot.search_dense(query_vector, depth, inside) if mode in ("dense", "hybrid") else empty
     keyword = snapshot.search_keyword(query, depth, inside) if mode in ("keyword", "hybrid") else empty
-    return _WindowHits(dense, keyword, inside, prior.weight)
+    return _WindowHits(dense, keyword, snapshot.allowed(inside), prior.weight)
 
 
-def _leaves_out(hits: _WindowHits, mask: np.ndarray | None) -> bool:
+def _leaves_out(snapshot, hits: _WindowHits, mask) -> bool:
     """Whether the window excludes any passage the filters allow (never, on an undated corpus)."""
-    allowed = np.ones_like(hits.inside) if mask is None else mask
-    return bool((allowed & ~hits.inside).any())
+    return bool((snapshot.allowed(mask) & ~hits.inside).any())
 
 
 def window_boost(size: int, windows: list[_WindowHits]) -> np.ndarray:

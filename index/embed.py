@@ -146,8 +146,17 @@ def encoder_for_index(index_dir, device: str = "cpu") -> Encoder | None:
     from index.backends import is_uri
     from index.manifest import read_manifest
 
-    if is_uri(index_dir):
-        return None  # a server-side store: its manifest is read when the store opens
+    if is_uri(index_dir):  # a server-side store: its manifest lives there
+        from index.backends import open_store
+        from index.store import IndexNotFound
+
+        try:
+            store = open_store(index_dir)
+        except IndexNotFound:
+            return None
+        manifest = store.manifest
+        store.close()
+        return encoder_for_manifest(manifest, device)
     folder = Path(index_dir)
     manifest = read_manifest(folder) if folder.exists() else None
     return None if manifest is None else encoder_for_manifest(manifest, device)

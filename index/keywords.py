@@ -79,3 +79,21 @@ class KeywordIndex:
         inverse = {i: w for w, i in tokens.vocab.items()}
         words = [inverse[i] for i in tokens.ids[0]]
         return [w for w in words if w in self.bm25.vocab_dict]
+
+
+class ArticleKeywords:
+    """BM25 over whole articles (the title counted twice, then the text), searched by article key."""
+
+    def __init__(self, keys: np.ndarray, index: KeywordIndex):
+        self.keys, self.index = keys, index
+
+    @classmethod
+    def build(cls, keys: list[int], titles: list[str], texts: list[str]) -> ArticleKeywords:
+        return cls(np.asarray(keys, dtype=np.int64),
+                   KeywordIndex.build([f"{t}\n{t}\n{b}" for t, b in zip(titles, texts, strict=True)]))
+
+    def search(self, text: str, k: int, allowed_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(article keys, scores) best first, only among `allowed_keys` when given."""
+        allowed = None if allowed_keys is None else np.isin(self.keys, allowed_keys)
+        found, scores = self.index.search(text, k, allowed)
+        return self.keys[found], scores

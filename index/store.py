@@ -1,8 +1,8 @@
 """The store behind one small interface: a writer that applies changes atomically, and
 read-only snapshots that searches run against.
 
-`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; a distributed backend
-(Milvus) would implement the same `Store` and `Snapshot` protocols.
+`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; the Milvus backend
+(index/milvus.py) implements the same `Store` and `Snapshot` protocols.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ import numpy as np
 from index import database as db
 from index.articles import Article, Chunk, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import KeywordIndex
+from index.keywords import ArticleKeywords, KeywordIndex
 from index.manifest import FORMAT_VERSION, Manifest, fsync_dir, read_manifest, write_manifest
 from index.vectors import VectorIndex
 
-Mask = np.ndarray | None  # a boolean mask over a snapshot's positions; None: everything
+# What a snapshot's mask() returns and its searches accept: opaque to callers, who combine masks with
+# snapshot.intersect() and read them as positions with snapshot.allowed(). The embedded store's masks are
+# boolean numpy arrays over positions; a distributed store's may carry a server-side filter expression.
+# None: everything.
+Mask = object
 
 
 class IndexNotFound(Exception):
@@ -86,7 +90,9 @@ class Snapshot(Protocol):
 
     @property
     def size(self) -> int: ...
-    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask: ...
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask | None: ...
+    def intersect(self, a: Mask | None, b: Mask | None) -> Mask | None: ...
+    def allowed(self, mask: Mask | None) -> np.ndarray: ...  # the mask as booleans over positions
     def search_dense(self, vector: np.ndarray, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
     def search_keyword(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
     def search_articles(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -113,6 +119,7 @@ class Store(Protocol):
     def stored_hashes(self) -> dict[str, tuple[str, str]]: ...
     def stats(self) -> StoreStats: ...
     def describe(self) -> str: ...
+    def latest_generation(self) -> int | None: ...  # shared stores: the newest commit (cheap; polled)
     def close(self) -> None: ...
 
 
@@ -157,7 +164,7 @@ class EmbeddedSnapshot:
         self._vector_cache: dict[int, np.ndarray] = {}
         self._duplicates: dict[str, str] | None = None
         self._article_lock = threading.Lock()
-        self._articles_bm25: tuple[np.ndarray, KeywordIndex] | None = None
+        self._articles_bm25: ArticleKeywords | None = None
 
     @property
     def size(self) -> int:
@@ -172,18 +179,16 @@ class EmbeddedSnapshot:
     def search_articles(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]:
         """(article keys, scores), best first: BM25 over whole articles, the title counted twice. Short
         news spreads a question's words over several chunks; the whole article still holds them all."""
-        keys, index = self._article_index()
-        allowed = None if mask is None else np.isin(keys, np.unique(self.chunk_article_keys[mask]))
-        found, scores = index.search(text, k, allowed)
-        return keys[found], scores
+        allowed = None if mask is None else np.unique(self.chunk_article_keys[mask])
+        return self._article_index().search(text, k, allowed)
 
-    def _article_index(self) -> tuple[np.ndarray, KeywordIndex]:
+    def _article_index(self) -> ArticleKeywords:
         """Built on first use, from the database this snapshot reads (a second or two per 3,000 articles)."""
         with self._article_lock:
             if self._articles_bm25 is None:
                 rows = self.conn.execute("SELECT rowid, title, body FROM articles ORDER BY rowid").fetchall()
-                keys = np.array([r[0] for r in rows], dtype=np.int64)
-                self._articles_bm25 = keys, KeywordIndex.build([f"{t}\n{t}\n{b}" for _, t, b in rows])
+                self._articles_bm25 = ArticleKeywords.build([r[0] for r in rows], [r[1] for r in rows],
+                                                            [r[2] for r in rows])
             return self._articles_bm25
 
     def _body(self, rowid: int) -> str:
@@ -253,9 +258,15 @@ class EmbeddedSnapshot:
         rowids = [self._rowid_by_id[a] for a in article_ids if a in self._rowid_by_id]
         return np.isin(self.chunk_article_keys, rowids)
 
-    def mask(self, filters: Filters | None, keep_undated: bool = False) -> Mask:
+    def mask(self, filters: Filters | None, keep_undated: bool = False) -> np.ndarray | None:
         return compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_dates,
                             article_positions=self.positions_of_articles, keep_undated=keep_undated)
+
+    def intersect(self, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return b if a is None else a if b is None else a & b
+
+    def allowed(self, mask: np.ndarray | None) -> np.ndarray:
+        return np.ones(self.size, dtype=bool) if mask is None else mask
 
     def close(self) -> None:
         self.conn.close()
@@ -406,6 +417,10 @@ class EmbeddedStore:
 
     def describe(self) -> str:
         return "embedded (FAISS inner product + BM25 + SQLite)"
+
+    def latest_generation(self) -> None:
+        """None: only this process's reload() changes what it reads (one folder, one writer lock)."""
+        return None
 
     def stats(self) -> StoreStats:
         count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731

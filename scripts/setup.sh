@@ -14,7 +14,7 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" "$TORCH_SPEC"
 if [ "${1:-}" = "--dev" ]; then
-  "${PIP[@]}" -e ".[dev]"
+  "${PIP[@]}" -e ".[dev,milvus]"  # milvus: the Milvus backend's client and a real server for its tests
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       echo "installing Debian's chromium for the browser tests" >&2

@@ -44,8 +44,51 @@ class FakeEncoder:
         out[:, 0] += 1e-3  # no zero vectors
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
+    def _word_vector(self, word: str) -> np.ndarray:
+        digest = hashlib.md5(word.encode()).digest()
+        vector = np.zeros(self.dim, dtype=np.float32)
+        vector[digest[0] % self.dim] = 1.0 if digest[1] % 2 else -1.0
+        return vector
+
+    def encode_with_sentences(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                              ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One pass like the real encoder's (index/embed.py): each sentence's vector pools the "token"
+        vectors (here: its words' hashes) inside its span of the chunk text; no words: the chunk's vector."""
+        chunk_vectors = self.encode(texts)
+        sentence_vectors = []
+        for text, text_spans, chunk_vector in zip(texts, spans, chunk_vectors, strict=True):
+            words = [(m.start(), m.end(), _stem(m.group())) for m in re.finditer(r"[a-z0-9]+", text.lower())
+                     if m.group() not in _STOP]
+            out = np.zeros((len(text_spans), self.dim), dtype=np.float32)
+            for i, (start, end) in enumerate(text_spans):
+                inside = [self._word_vector(w) for a, b, w in words if a >= start and b <= end]
+                if inside:
+                    out[i] = np.sum(inside, axis=0)
+                    out[i, 0] += 1e-3
+                    out[i] /= np.linalg.norm(out[i])
+                else:
+                    out[i] = chunk_vector
+            sentence_vectors.append(out)
+        return chunk_vectors, sentence_vectors
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]
+
+
+def make_assistant(tmp_path_factory, encoder=None, settings=None, articles: dict[str, str] | None = None,
+                   location=None):
+    """A fresh tiny index (fake encoder) over `articles` (file name -> text; default NEWS_ARTICLES) and an
+    Assistant over it, at `location` (a folder or store URI; default a new temporary folder)."""
+    from assistant.engine import Assistant
+    from index.ingest import build_index
+
+    encoder = encoder or FakeEncoder()
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name, text in (articles or NEWS_ARTICLES).items():
+        (corpus / name).write_text(text)
+    location = location or tmp_path_factory.mktemp("index")
+    build_index([str(corpus)], location, encoder)
+    return Assistant.load(location, encoder=encoder, settings=settings)
 
 
 # Three small dated news articles that several test modules index with the fake encoder.

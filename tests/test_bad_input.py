@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from index.articles import Problem
 from index.ingest import IngestReport, build_index
 from index.store import EmbeddedStore
+from tests.conftest import run_cli as shared_run_cli
 from tests.fakes import FakeEncoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,9 +273,7 @@ def test_cli_exit_status_when_every_input_is_bad(tmp_path, stored, monkeypatch, 
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ARTICLE_ASSISTANT_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return shared_run_cli(*args, home=home, check=False)
 
 
 @pytest.mark.model

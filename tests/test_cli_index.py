@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from index.ingest import build_index
 from index.manifest import MANIFEST_NAME
+from tests.conftest import run_cli
 from tests.fakes import FakeEncoder
-
-REPO = Path(__file__).resolve().parents[1]
 
 ARTICLES = {
     "bridge.md": "---\ntitle: Harbour bridge reopens\nsource: Daily Planet\npublished_at: 2024-03-05\n---\n"
@@ -31,14 +28,6 @@ def write_corpus(folder: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
-
-
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ARTICLE_ASSISTANT_HOME": str(home), "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", *args], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
 
 
 def listed(result: subprocess.CompletedProcess) -> dict[str, list[str]]:

@@ -55,10 +55,12 @@ def test_trec_lines_parse(tmp_path):
     files = write_report(tmp_path, RESULTS, runs=RUNS)
     lines = (tmp_path / "run-bm25.trec").read_text().splitlines()
     assert lines == ["q1 Q0 a 1 3.500000 bm25", "q1 Q0 b 2 1.250000 bm25", "q2 Q0 c 1 0.500000 bm25"]
-    for path in files.runs:
-        for line in path.read_text().splitlines():
-            qid, q0, doc, position, score, tag = line.split()
-            assert q0 == "Q0" and int(position) >= 1 and float(score) >= 0 and tag == path.stem[len("run-"):]
+    for path in files.runs:  # every run file holds its configuration's ranking, in order, and nothing else
+        name = next(n for n in RUNS if path.stem == f"run-{safe_name(n)}")
+        parsed = [line.split() for line in path.read_text().splitlines()]
+        expected = [[qid, "Q0", doc, str(rank), f"{score:.6f}", safe_name(name)]
+                    for qid, ranking in RUNS[name].items() for rank, (doc, score) in enumerate(ranking, 1)]
+        assert parsed == expected
 
 
 def test_single_configuration_and_no_recall_figures(tmp_path):

@@ -1,0 +1,162 @@
+"""The Milvus backend against a real server (session fixture `milvus_server`): the protocol, the CLI
+commands on milvus://, and replicas that share nothing but Milvus. The engine's own behaviour on Milvus
+is the conformance suite in test_engine.py (parametrized over BACKENDS)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from index.filters import Filters
+from tests.conftest import REPO, run_cli
+from tests.fakes import NEWS_ARTICLES, FakeEncoder, make_assistant
+
+
+def test_filters_compile_to_milvus_expressions():
+    pytest.importorskip("pymilvus")
+    from index.milvus import filter_expression
+
+    expr = filter_expression(Filters(sources=("Harbor Times",), article_ids=('a"b',), date_from="2020-06-01",
+                                     exclude_article_ids=("x",)))
+    assert expr == ('source_key in ["harbor times"] and article_id in ["a\\"b"] and article_id not in ["x"]'
+                    ' and (date != "" and date >= "2020-06-01")')
+    window = filter_expression(Filters(date_from="2020-06-01", date_to="2020-06-30"), keep_undated=True)
+    assert window == '(date == "" or (date != "" and date >= "2020-06-01" and date <= "2020-06-30"))'
+
+
+@pytest.fixture
+def milvus_index(milvus_server, request):
+    from tests.conftest import drop_milvus, new_milvus_location
+
+    location = new_milvus_location(milvus_server)
+    request.addfinalizer(lambda: drop_milvus(location))
+    return location
+
+
+@pytest.mark.milvus
+def test_the_milvus_snapshot_implements_the_whole_protocol(milvus_index, tmp_path_factory):
+    from index.milvus import MilvusMask
+    from index.store import Snapshot, Store
+
+    engine = make_assistant(tmp_path_factory, location=milvus_index)
+    try:
+        snapshot = engine.snapshot
+        assert isinstance(engine.store, Store) and isinstance(snapshot, Snapshot)
+        protocol = {n for n in dir(Snapshot) if not n.startswith("_")} | set(Snapshot.__annotations__)
+        assert all(hasattr(snapshot, n) for n in protocol)
+        assert len(set(snapshot.chunk_article_keys.tolist())) == len(NEWS_ARTICLES)
+        harbor = snapshot.mask(Filters(sources=("harbor times",)))
+        assert isinstance(harbor, MilvusMask) and set(snapshot.chunk_sources[snapshot.allowed(harbor)]) == {
+            "Harbor Times"}
+        june = snapshot.intersect(harbor, snapshot.mask(Filters(date_from="2020-06-09", date_to="2020-06-30")))
+        positions, _ = snapshot.search_dense(FakeEncoder().encode(["police"])[0], 10, june)
+        assert {snapshot.chunk(int(p)).article_id for p in positions} == {"amazon"}  # filtered on the server
+        assert snapshot.search_dense(np.ones(64, dtype=np.float32), 10, snapshot.mask(Filters(article_ids=("none",)))
+                                     )[0].size == 0
+        assert "BM25 in this process" in engine.store.describe()
+    finally:
+        engine.close()
+
+
+@pytest.mark.milvus
+def test_replacing_and_removing_an_article(milvus_index, tmp_path, tmp_path_factory):
+    engine = make_assistant(tmp_path_factory, location=milvus_index)
+    try:
+        changed = tmp_path / "ibm.md"
+        changed.write_text(NEWS_ARTICLES["ibm.md"].replace("national dialogue", "national conversation"))
+        report = engine.ingest([str(changed)])
+        assert report.updated == ["ibm"] and report.chunks_embedded == 1
+        assert "national conversation" in engine.article("ibm").body
+        assert engine.snapshot.size == 3  # replaced, not added
+        assert engine.remove(["amazon", "nope"]) == (["amazon"], ["nope"])
+        assert sorted(a.id for a in engine.articles()) == ["ibm", "weather"]
+        assert all(p.article_id != "amazon" for p in engine.ask("Rekognition moratorium").passages)
+    finally:
+        engine.close()
+
+
+@pytest.mark.milvus
+def test_cli_ingest_ask_articles_info_remove_on_milvus(milvus_index, tmp_path, monkeypatch, capsys):
+    """ingest and ask in-process with the fake model (the CLI would load the real one); the listing
+    commands through the real entry point, which loads no model."""
+    import assistant.commands
+    from assistant.cli import main
+
+    monkeypatch.setattr(assistant.commands, "encoder_for", lambda args: FakeEncoder())
+    for name, text in NEWS_ARTICLES.items():
+        (tmp_path / name).write_text(text)
+    assert main(["ingest", "--index", milvus_index, "--no-progress", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("added 3, updated 0, unchanged 0, skipped 0")
+    assert main(["ask", "--index", milvus_index, "--json", "Which company announced a moratorium on police use of "
+                                                          "Rekognition?"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["sentences"][0]["article_id"] == "amazon"
+
+    listing = run_cli("articles", "--index", milvus_index, home=tmp_path / "home")
+    assert listing.returncode == 0
+    assert [line.split("\t")[0] for line in listing.stdout.splitlines()] == ["weather", "amazon", "ibm"]
+    info = run_cli("info", "--index", milvus_index, home=tmp_path / "home")
+    assert info.returncode == 0
+    assert "store:      milvus v2.3.5" in info.stdout and "BM25 in this process" in info.stdout
+    assert "articles:   3" in info.stdout and "chunks:     3" in info.stdout
+    removed = run_cli("remove", "--index", milvus_index, "ibm", "nope", home=tmp_path / "home")
+    assert removed.returncode == 1 and removed.stdout.strip() == "removed ibm" and "'nope'" in removed.stderr
+    assert "articles:   2" in run_cli("info", "--index", milvus_index, home=tmp_path / "home").stdout
+    missing = run_cli("articles", "--index", milvus_index + "x", home=tmp_path / "home")
+    assert missing.returncode == 2 and "no index here" in missing.stderr
+
+
+REPLICA = textwrap.dedent("""
+    import json, sys, time
+    from assistant.engine import Assistant
+    from tests.fakes import FakeEncoder
+    engine = Assistant.load(sys.argv[1], encoder=FakeEncoder())
+    print("ready", flush=True)
+    sys.stdin.readline()  # the test has started the third process's ingest
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        answer = engine.ask("Did the tram line open on schedule?")
+        if answer.passages and answer.passages[0].article_id == "tram":
+            break
+        time.sleep(0.05)
+    print(json.dumps({"seen_after": time.monotonic() - started, "answer": answer.text,
+                      "ranking": [p.article_id for p in answer.passages]}), flush=True)
+""")
+
+
+@pytest.mark.milvus
+def test_two_replicas_see_a_third_process_ingest_and_answer_alike(milvus_index, tmp_path, tmp_path_factory):
+    make_assistant(tmp_path_factory, location=milvus_index).close()
+    replicas = []
+    for n in range(2):  # different working folders, nothing shared but the server
+        cwd = tmp_path / f"replica{n}"
+        cwd.mkdir()
+        replicas.append(subprocess.Popen([sys.executable, "-c", REPLICA, milvus_index], cwd=cwd, text=True,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}))
+    try:
+        assert [r.stdout.readline().strip() for r in replicas] == ["ready", "ready"]
+        (tmp_path / "tram.md").write_text("---\nid: tram\ntitle: Tram line opens\n---\nThe new tram line opened "
+                                          "on schedule on Monday, the city said.\n")
+        for r in replicas:
+            r.stdin.write("go\n")
+            r.stdin.flush()
+        started = time.monotonic()
+        writer = make_assistant(tmp_path_factory, location=milvus_index, articles={})
+        writer.ingest([str(tmp_path / "tram.md")])
+        committed = time.monotonic() - started
+        writer.close()
+        seen = [json.loads(r.stdout.readline()) for r in replicas]
+    finally:
+        for r in replicas:
+            r.kill()
+            r.wait()
+    assert all(s["ranking"][0] == "tram" for s in seen)
+    assert all(s["seen_after"] - committed < 5.0 for s in seen), (committed, seen)
+    assert seen[0]["answer"] == seen[1]["answer"] and seen[0]["ranking"] == seen[1]["ranking"]
