@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.converse import Turn, resolve
+from assistant import briefing, language
+from assistant.converse import Turn, prefer_unseen, resolve, shown_sentences
 from assistant.group import fold_near_duplicates, group_by_article
 from assistant.options import AskOptions
 from assistant.results import Answer, AnswerSentence, CitedPassage, Passage
@@ -125,9 +126,22 @@ class Assistant:
         summary = replace(settings.summary, max_sentences=options.max_sentences)
         filters, mode = options.filters, options.mode
         question = question.strip()
-        resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = options.as_of is not None
         reference = _to_date(options.as_of) if explicit_as_of else default_as_of(snapshot)
+        # --- conversation hooks (issue 12): refuse nonsense, brief on news windows, resolve follow-ups ---
+        if refusal := language.refusal(question):
+            return _refused(question, refusal, options, reference, started)
+        turns = [as_turn(h) for h in history]
+        asked_frame = anchor_to(parse_timeframe(question, reference), reference) if options.time_aware else None
+        if request := briefing.request_for(question, asked_frame, bool(turns)):
+            return briefing.brief(snapshot, request, asked_frame, reference, options, query=question,
+                                  encoder=self.encoder, depth=settings.depth)
+        resolved = resolve(question, turns)
+        if language.only_common_words(resolved.query):
+            return _refused(question, "the question has only common words and no topic to search for (ask about "
+                            "a person, a place or an event)", options, reference, started)
+        shown = shown_sentences(snapshot, history[-6:]) if resolved.is_follow_up else frozenset()
+        # --- end of conversation hooks ---
         frame = (anchor_to(parse_timeframe(resolved.query, reference), reference) if options.time_aware
                  else None)
         # Time words leave the search query once a date window does their work. Relative ones ("last
@@ -152,7 +166,7 @@ class Assistant:
         t = time.perf_counter()
         cands = candidates(snapshot, top, resolved.query, retrieval.query_vector, summary)
         vectors = _candidate_vectors(snapshot, top)
-        chosen = select(cands, vectors, summary)
+        chosen = prefer_unseen(cands, shown, lambda pool: select(pool, vectors, summary))  # follow-ups: unseen first
         chronological = bool(frame and frame.chronological)
         if chronological:
             chosen = sorted(chosen, key=lambda c: (top[c.passage_index].published_at or "9999", c.start))
@@ -258,6 +272,13 @@ def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
     return tuple(priors)
 
 
+def _refused(question: str, reason: str, options: AskOptions, as_of: date, started: float) -> Answer:
+    """An abstention before any search: the question is gibberish, another language, or only stopwords."""
+    return Answer(question=question, query=question, sentences=(), cited=(), passages=(), abstained=True,
+                  confidence=0.0, mode=options.mode, filters=options.filters, note=reason,
+                  timings={"total": time.perf_counter() - started}, as_of=as_of.isoformat(), reason=reason)
+
+
 def _to_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
@@ -267,8 +288,11 @@ def as_turn(item: Answer | Turn | str) -> Turn:
         return item
     if isinstance(item, str):
         return Turn(item, item)
+    if item.kind == "briefing":  # a briefing's stories are not one topic to follow up on
+        return Turn(item.question, item.question)
     return Turn(item.question, item.query, "" if item.abstained else item.text,
-                tuple(dict.fromkeys(c.passage.article_id for c in item.cited)))
+                tuple(dict.fromkeys(c.passage.article_id for c in item.cited)),
+                tuple((s.article_id, s.start, s.end) for s in item.sentences))
 
 
 def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passage]:

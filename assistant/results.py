@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from index.filters import Filters
 
-__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage"]
+__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "Story"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,16 @@ class CitedPassage:
 
 
 @dataclass(frozen=True)
+class Story:
+    """One story of a briefing: its lead sentence is the answer sentence cited [citation]; the articles
+    that cover it (near-duplicates and same-event reports), newest first, and the newest one's date."""
+
+    citation: int
+    article_ids: tuple[str, ...]
+    published_at: str | None
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     query: str  # what was searched: the question, expanded from the conversation when elliptical
@@ -72,12 +82,19 @@ class Answer:
     time_window: tuple[str | None, str | None] | None = None  # the window found in the question, if any
     chronological: bool = False  # sentences listed by date, each with its article's date
     shown: tuple[Passage, ...] = ()  # the k passages (after grouping) the answer was drawn from
+    reason: str = ""  # why it abstained, in plain words ("" when it answered)
+    kind: str = "answer"  # "answer", or "briefing": the main stories of a date window, one sentence each
+    stories: tuple[Story, ...] = ()  # briefing: the stories listed, in the order of the sentences
+    more_stories: int = 0  # briefing: stories in the window beyond those listed
+    window_articles: int = 0  # briefing: articles the window holds
 
     @property
     def text(self) -> str:
         """The answer as one paragraph with [n] markers, or the abstention message."""
         if self.abstained:
-            return ABSTAIN_MESSAGE
+            return f"{self.reason[0].upper()}{self.reason[1:]}." if self.reason else ABSTAIN_MESSAGE
+        if self.kind == "briefing":
+            return briefing_text(self)
         if self.chronological:
             return " ".join(f"({s.published_at or 'undated'}) {s.text} [{s.citation}]" for s in self.sentences)
         return " ".join(f"{s.text} [{s.citation}]" for s in self.sentences)
@@ -86,6 +103,21 @@ class Answer:
         data = asdict(self)
         data["text"] = self.text
         return data
+
+
+def briefing_text(answer: Answer) -> str:
+    """One line per story, newest first: "(date) lead sentence [n]", the article count when several cover
+    it, then how many more stories the window holds."""
+    sizes = {story.citation: len(story.article_ids) for story in answer.stories}
+    lines = []
+    for s in answer.sentences:
+        size = sizes.get(s.citation, 1)
+        lines.append(f"({s.published_at or 'undated'}) {s.text} [{s.citation}]" + (f" ({size} articles)" if size > 1
+                                                                                  else ""))
+    if answer.more_stories:
+        lines.append(f"…and {answer.more_stories} more stor{'ies' if answer.more_stories != 1 else 'y'} "
+                     f"({answer.window_articles} articles in all).")
+    return "\n".join(lines)
 
 
 ABSTAIN_MESSAGE = "The articles do not seem to answer this question. The closest passages are listed below."
