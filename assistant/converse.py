@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.language import ENGLISH
 from assistant.summarize import content_terms
 
 # --- references ------------------------------------------------------------------------------------------
@@ -42,7 +43,7 @@ EVENT_NOUNS = ("ban bill law act study report research paper decision move annou
                "trial verdict ruling vote election match game final tour album film show book merger takeover "
                "bid offer strike protest protests investigation inquiry findings results test scheme programme "
                "program project campaign contract agreement fine sale sales sentence charges complaint "
-               "software system technology service product").split()
+               "software system technology service product measure ordinance legislation regulation proposal").split()
 _DEFINITE = re.compile(r"\b(?P<det>the|this|that|these|those)\s+(?:(?P<adjective>[a-z]+)\s+)?(?P<noun>[a-z]+)\b")
 _SHIFT = re.compile(r"^\s*(?:and|what about|how about|and what about|same for|what of|but)\b[\s,]*(?P<rest>.*?)"
                     r"\s*[?.!]*\s*$", re.I)
@@ -62,6 +63,8 @@ _QUESTION_WORDS = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did",
                    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
                    "February", "March", "April", "May", "June", "July", "August", "September", "October",
                    "November", "December", "What's", "Who's", "Where's", "Latest", "News"}
+_LEADING = frozenset("some many most several other others another every each few both either neither one two "
+                     "three yet still even only now however meanwhile instead".split())
 _HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Lord|Lady|Dame|President|Senator|Judge)\.?\s+"
                         r"(?P<name>[A-Z][a-zA-Z'’-]+)")
 _ORG_WORDS = frozenset("""inc corp corporation ltd plc llc co group council department police university college
@@ -118,8 +121,9 @@ def entities(text: str) -> list[str]:
     found = []
     for match in _ENTITY.finditer(text):
         words = match.group().strip(" .").split()
-        while words and words[0].rstrip(".") in _QUESTION_WORDS and not _is_honorific(words):
-            words = words[1:]
+        while words and (words[0].rstrip(".") in _QUESTION_WORDS or words[0].lower() in ENGLISH
+                         or words[0].lower() in _LEADING) and not _is_honorific(words):
+            words = words[1:]  # "What", "Some", "Many": a capital because the sentence starts there
         while words and words[-1].lower() in {"of", "for", "de", "van", "von", "al"}:
             words = words[:-1]
         name = re.sub(r"['’]s?$", "", " ".join(words))
@@ -270,7 +274,8 @@ def _candidates(history: Sequence[Turn]) -> list[_Candidate]:
         context = f"{turn.question} {turn.query} {turn.answer_text}"
         scored: list[tuple[str, float]] = []
         for i, name in enumerate(entities(turn.query)):
-            scored.append((name, (3.0 if i == 0 else 2.0) * decay))
+            modifier = re.search(rf"\bof\s+(?:the\s+)?{re.escape(name)}", turn.query)  # "members of Congress"
+            scored.append((name, (3.0 if i == 0 else 2.0) * (0.5 if modifier else 1.0) * decay))
         for i, name in enumerate(entities(turn.answer_text)):
             scored.append((name, (1.0 / (1 + 0.2 * i)) * decay))
         for name, weight in scored:
@@ -353,7 +358,9 @@ def _substitute(question: str, references: list[_Reference], history: Sequence[T
         if reference.kind in ("role", "person_role"):
             replacement = name
         elif reference.kind == "event":
-            replacement = f"{_possessive(name)} {reference.noun}"
+            phrase = _earlier_phrase(reference.noun, history[-1])
+            words = reference.text.split()
+            replacement = f"the {phrase}" if phrase else " ".join([_possessive(name)] + words[1:])
         elif reference.possessive:
             replacement = _possessive(name)
         else:
@@ -362,6 +369,21 @@ def _substitute(question: str, references: list[_Reference], history: Sequence[T
         kind = "pronoun" if reference.kind in ("person", "thing", "group") else "definite"
         return query, name, kind
     return question, "", ""
+
+
+def _earlier_phrase(noun: str, turn: Turn) -> str:
+    """"ACLU test" when the last turn spoke of "the ACLU test": the noun with the content words before it."""
+    for text in (turn.query, turn.answer_text):
+        for match in re.finditer(rf"((?:[\w’'.-]+\s+){{1,3}}){noun}s?\b", text, re.I):
+            before = match.group(1).split()
+            kept = []
+            for word in reversed(before):
+                if word.lower() in ENGLISH or not re.match(r"[\w’']", word) or word.endswith((",", ".")):
+                    break
+                kept.insert(0, word)
+            if any(w[:1].isupper() for w in kept):
+                return " ".join(kept + [match.group()[len(match.group(1)):]])
+    return ""
 
 
 _AUXILIARIES = frozenset("did does do is was are were has have had will would can could should may might".split())
