@@ -53,7 +53,7 @@ _ELLIPSIS_WORDS = frozenset("why how when where who what which whom whose else m
 # --- entities --------------------------------------------------------------------------------------------
 
 _ENTITY = re.compile(r"\b(?:(?:Mr|Mrs|Ms|Dr|Prof)\.\s+)?(?:[A-Z][a-zA-Z0-9&'’-]*\.?|[A-Z]{2,})"
-                     r"(?:\s+(?:[A-Z][a-zA-Z0-9&'’-]*|of|for|de|van|von|al)(?=\s|$|[^\w]))*")
+                     r"(?:\s+(?:[A-Z][a-zA-Z0-9&'’-]*|of the|of|for|de|van|von|al)(?=\s|$|[^\w]))*")
 _QUESTION_WORDS = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Are", "Was",
                    "Were", "Can", "Could", "Will", "Would", "Should", "And", "The", "A", "An", "In", "On", "It",
                    "He", "She", "They", "This", "That", "Tell", "Give", "Show", "List", "Has", "Have", "Had", "I",
@@ -71,7 +71,9 @@ _ORG_WORDS = frozenset("""inc corp corporation ltd plc llc co group council depa
 union commission bank airways airlines motors association league party office agency institute court parliament
 congress senate government club fc united city county state ministry committee board network news times post
 service services technologies technology systems labs lab media studios records foundation trust fund act bill
-law project research review lab league cup championship open games olympics""".split())
+law project research review lab league cup championship open games olympics energy oil gas petroleum pharma
+foods holdings capital partners airways telecom mobile electric industries entertainment pictures studios software
+networks communications insurance brands stores motors mining steel railways rail""".split())
 _FEMALE_HONORIFICS = {"Mrs", "Ms", "Miss", "Lady", "Dame"}
 _MALE_HONORIFICS = {"Mr", "Sir", "Lord"}
 
@@ -116,20 +118,33 @@ class _Candidate:
     turn: int  # 0 = the last turn
 
 
-def entities(text: str) -> list[str]:
-    """Capitalised names in the text (IBM, Arvind Krishna, Justice in Policing Act), in order."""
+def entities(text: str, running: bool = False) -> list[str]:
+    """Capitalised names in the text (IBM, Arvind Krishna, Justice in Policing Act), in order. In
+    `running` text (answers) a name opening a sentence counts only when its first word also appears
+    capitalised mid-sentence: "Shares in Cairn Energy fell" names Cairn Energy, not "Shares"."""
     found = []
     for match in _ENTITY.finditer(text):
+        if running and _opens_sentence(text, match.start()):
+            first = match.group().split()[0]
+            if not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(first)}\b", text[match.end():]):
+                rest = match.group().split()[1:]
+                if not rest or not rest[0][:1].isupper():
+                    continue
         words = match.group().strip(" .").split()
         while words and (words[0].rstrip(".") in _QUESTION_WORDS or words[0].lower() in ENGLISH
                          or words[0].lower() in _LEADING) and not _is_honorific(words):
             words = words[1:]  # "What", "Some", "Many": a capital because the sentence starts there
-        while words and words[-1].lower() in {"of", "for", "de", "van", "von", "al"}:
+        while words and words[-1].lower() in {"of", "the", "for", "de", "van", "von", "al"}:
             words = words[:-1]
         name = re.sub(r"['’]s?$", "", " ".join(words))
         if len(name) > 1 and name not in found:
             found.append(name)
     return found
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?\"“"
 
 
 def _is_honorific(words: list[str]) -> bool:
@@ -168,7 +183,10 @@ def _topic_shift(question: str, new_topic: str, last: Turn) -> Resolved:
     old = entities(base)
     new_entities = entities(new_topic)
     if old and new_entities:
-        query = base.replace(old[0], new_topic.strip(), 1)
+        topic = new_topic.strip()
+        if re.search(rf"\bthe\s+{re.escape(old[0])}", base, re.I):
+            topic = re.sub(r"(?i)^the\s+", "", topic)
+        query = base.replace(old[0], topic, 1)
     elif re.match(r"(?i)(in|on|during|since|after|before|by|last|this|from)\b", new_topic):  # "And in 2021?"
         query = f"{base.rstrip(' ?.!')} {new_topic.strip()}?"
     elif old:
@@ -231,13 +249,14 @@ def _references(question: str, history: Sequence[Turn]) -> list[_Reference]:
             kind = "event"
         else:
             continue
-        if kind == "event" and own:
-            continue  # "What did IBM say about the ban?", "the ban in Boston": its own topic
+        if kind == "event" and any(name in question[:match.start()] for name in own):
+            continue  # "What did IBM say about the ban?": its own topic
         if kind in ("role", "person_role") and _own_antecedent(
                 question, match.start(), own, "person" if kind == "person_role" else "thing"):
             continue  # "Did IBM say what the company would do?"
         found.append(_Reference(match.start(), end, question[match.start():end], kind, noun=noun))
-    return sorted(found, key=lambda r: r.start)
+    # A pronoun names its entity more surely than "the film" does ("Who directed the film she co-wrote?").
+    return sorted(found, key=lambda r: (r.kind not in ("person", "thing", "group"), r.start))
 
 
 def _known_noun(word: str) -> bool:
@@ -274,9 +293,8 @@ def _candidates(history: Sequence[Turn]) -> list[_Candidate]:
         context = f"{turn.question} {turn.query} {turn.answer_text}"
         scored: list[tuple[str, float]] = []
         for i, name in enumerate(entities(turn.query)):
-            modifier = re.search(rf"\bof\s+(?:the\s+)?{re.escape(name)}", turn.query)  # "members of Congress"
-            scored.append((name, (3.0 if i == 0 else 2.0) * (0.5 if modifier else 1.0) * decay))
-        for i, name in enumerate(entities(turn.answer_text)):
+            scored.append((name, (3.0 if i == 0 else 2.0) * _modifier_weight(name, turn.query) * decay))
+        for i, name in enumerate(entities(turn.answer_text, running=True)):
             scored.append((name, (1.0 / (1 + 0.2 * i)) * decay))
         for name, weight in scored:
             key = _canonical(name, out)
@@ -289,6 +307,23 @@ def _candidates(history: Sequence[Turn]) -> list[_Candidate]:
             else:
                 out[key] = _Candidate(name, weight, person, gender, age)
     return sorted(out.values(), key=lambda c: -c.weight)
+
+
+_PLACES = frozenset("US USA UK EU UN Britain British America American Europe European England English Scotland "
+                     "Wales Welsh Ireland Irish France French Germany German China Chinese Japan Japanese "
+                     "India Indian Russia Russian".split())
+
+
+def _modifier_weight(name: str, text: str) -> float:
+    """Less for names that qualify another noun: a country ("US president George W Bush"), "members of
+    Congress", "the Halloween screenwriter Debra Hill" (followed by a lower-case noun and then a name)."""
+    if name in _PLACES:
+        return 0.3
+    if re.search(rf"\bof\s+(?:the\s+)?{re.escape(name)}", text):
+        return 0.5
+    if re.search(rf"\b{re.escape(name)}\s+[a-z]+\s+[A-Z]", text):
+        return 0.5
+    return 1.0
 
 
 def _canonical(name: str, known: dict[str, _Candidate]) -> str:
@@ -321,7 +356,7 @@ def _kind_of(name: str, context: str) -> tuple[bool | None, str | None]:
     if any(w.lower().strip(".") in _ORG_WORDS for w in words) or name.isupper() or any(ch.isdigit() for ch in name):
         return False, None
     if 2 <= len(words) <= 3 and all(w[:1].isupper() and w[1:].islower() for w in words):
-        return True, None  # "Joy Buolamwini", "Robert Williams"
+        return None, None  # "Joy Buolamwini", "Robert Williams", but also "Cairn Energy": the weights decide
     if len(words) == 1:
         return False, None  # one capitalised word: a company or a place (IBM, Amazon, Boston) more often
     return None, None
@@ -374,14 +409,15 @@ def _substitute(question: str, references: list[_Reference], history: Sequence[T
 def _earlier_phrase(noun: str, turn: Turn) -> str:
     """"ACLU test" when the last turn spoke of "the ACLU test": the noun with the content words before it."""
     for text in (turn.query, turn.answer_text):
-        for match in re.finditer(rf"((?:[\w’'.-]+\s+){{1,3}}){noun}s?\b", text, re.I):
+        for match in re.finditer(rf"((?:[\w’'.-]+\s+){{1,4}}){noun}s?\b", text, re.I):
             before = match.group(1).split()
             kept = []
             for word in reversed(before):
-                if word.lower() in ENGLISH or not re.match(r"[\w’']", word) or word.endswith((",", ".")):
+                if word.lower() in ENGLISH or not word[:1].isupper() or word.endswith((",", ".")) or \
+                        _opens_sentence(text, match.start(1) + match.group(1).find(word)):
                     break
                 kept.insert(0, word)
-            if any(w[:1].isupper() for w in kept):
+            if kept and not any(w.endswith(("'s", "’s")) for w in kept):
                 return " ".join(kept + [match.group()[len(match.group(1)):]])
     return ""
 
@@ -400,7 +436,7 @@ def _possessive(name: str) -> str:
 
 
 def _subject(turn: Turn) -> str:
-    names = entities(turn.query) or entities(turn.answer_text)
+    names = entities(turn.query) or entities(turn.answer_text, running=True)
     return names[0] if names else ""
 
 
