@@ -476,9 +476,10 @@ def shown_sentences(snapshot, history: Sequence) -> frozenset[tuple[str, int]]:
     return frozenset(keys)
 
 
-# Fit on the conversation dev split (eval/RESULTS.md, session 3): a follow-up answers from sentences the
-# conversation has not shown when the best of them scores at least this share of the best sentence overall;
-# otherwise the shown sentences are the only real support and may be repeated.
+# A follow-up answers from sentences the conversation has not shown when the best of them scores at least
+# this share of the best sentence overall; otherwise the shown sentences are the only real support and may
+# be repeated. Fit on the conversations' dev split (eval/RESULTS.md, session 3): repeated-answer rate 0.081
+# without the preference, 0.054 at 0.75, 0 at 0.5 (and at 0.3, 0.0), follow-up Hit@5 0.95 throughout.
 UNSEEN_MIN_SHARE = 0.5
 
 
