@@ -68,7 +68,11 @@ def _iso_date(value: str, flag: str):
 
 
 def format_answer(answer) -> str:
-    lines = [textwrap.fill(answer.text, width=100), ""]
+    if getattr(answer, "kind", "answer") == "briefing":  # one story a line, under the window it covers
+        lines = ([answer.time_note, ""] if answer.time_note else []) + [
+            textwrap.fill(line, width=100, subsequent_indent="    ") for line in answer.text.splitlines()] + [""]
+    else:
+        lines = [textwrap.fill(answer.text, width=100), ""]
     if answer.note:
         lines += [f"({answer.note})", ""]
     time_line = f"as of {answer.as_of}" + (f"; {answer.time_note} (--no-time to search all dates)"

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import briefing, language
 from assistant.abstain import reason
 from assistant.answer_model import AnswerModel, load_model
-from assistant.converse import Turn, resolve
+from assistant.converse import UNSEEN_MIN_SHARE, Turn, resolve, shown_sentences
 from assistant.evidence import Candidate, Evidence, gather, question_row
 from assistant.group import fold_near_duplicates, group_by_article
 from assistant.options import AskOptions
@@ -138,7 +139,18 @@ class Assistant:
     def _ask(self, snapshot: Snapshot, question: str, history: Sequence[Answer | Turn | str],
              options: AskOptions) -> Answer:
         started = time.perf_counter()
-        found = self._find(snapshot, question.strip(), history, options)
+        question = question.strip()
+        reference = _to_date(options.as_of) if options.as_of is not None else default_as_of(snapshot)
+        # --- conversation hooks (issue 12): refuse nonsense, brief on news windows ---
+        if refusal := language.refusal(question):
+            return _refused(question, refusal, options, reference, started)
+        asked_frame = anchor_to(parse_timeframe(question, reference), reference) if options.time_aware else None
+        if request := briefing.request_for(question, asked_frame, bool(history)):
+            return briefing.brief(snapshot, request, asked_frame, reference, options, query=question,
+                                  encoder=self.encoder, depth=self.settings.depth)
+        found = self._find(snapshot, question, history, options)
+        if found.refusal:
+            return _refused(question, found.refusal, options, reference, started)
         timings, top, frame = found.timings, found.top, found.frame
         t = time.perf_counter()
         summary = replace(self.settings.summary, max_sentences=options.max_sentences)
@@ -153,7 +165,7 @@ class Assistant:
         timings["sentence_selection"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         return Answer(
-            question=question.strip(), query=found.query, sentences=sentences, cited=cited,
+            question=question, query=found.query, sentences=sentences, cited=cited,
             passages=tuple(found.ranked), abstained=abstained, confidence=round(composed.support, 4),
             mode=options.mode, filters=options.filters, note=found.note, timings=timings,
             as_of=found.as_of.isoformat(), time_note=frame.describe() if frame else "",
@@ -169,6 +181,12 @@ class Assistant:
         resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = options.as_of is not None
         reference = _to_date(options.as_of) if explicit_as_of else default_as_of(snapshot)
+        if language.only_common_words(resolved.query):
+            return Found(resolved.query, resolved.note, reference, None, [], [], np.zeros(0), {},
+                         refusal="the question has only common words and no topic to search for (ask about "
+                                 "a person, a place or an event)")
+        # Follow-ups prefer sentences the conversation has not shown yet.
+        shown = shown_sentences(snapshot, history[-6:]) if resolved.is_follow_up else frozenset()
         frame = (anchor_to(parse_timeframe(resolved.query, reference), reference) if options.time_aware
                  else None)
         # Time words leave the search query once a date window does their work. Relative ones ("last
@@ -190,7 +208,8 @@ class Assistant:
         t = time.perf_counter()
         top = group_by_article(ranked, options.k, per_article=options.per_article)
         timings["grouping"] = time.perf_counter() - t
-        return Found(resolved.query, resolved.note, reference, frame, ranked, top, retrieval.query_vector, timings)
+        return Found(resolved.query, resolved.note, reference, frame, ranked, top, retrieval.query_vector, timings,
+                     shown)
 
     def evidence(self, question: str, history: Sequence[Answer | Turn | str] = (),
                  options: AskOptions | None = None) -> tuple[Found, Evidence]:
@@ -210,7 +229,8 @@ class Assistant:
         threshold = model.support_threshold if self.settings.abstain_threshold is None \
             else self.settings.abstain_threshold
         chosen = choose(evidence.candidates, probabilities, summary, min_relative=model.min_relative,
-                        min_probability=model.min_probability, min_relative_other=model.min_relative_other)
+                        min_probability=model.min_probability, min_relative_other=model.min_relative_other,
+                        shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE)
         abstained = not chosen or support < threshold
         why = reason(evidence.question, query, top, filters) if abstained else ""
         return Composed(evidence, probabilities, row, support, chosen, abstained, why)
@@ -274,6 +294,8 @@ class Found:
     top: list[Passage]  # the k passages the answer is drawn from
     query_vector: np.ndarray
     timings: dict[str, float]
+    shown: frozenset[tuple[str, int]] = frozenset()  # (article, sentence) the conversation already showed
+    refusal: str = ""  # why the question was refused before any search
 
 
 @dataclass(frozen=True)
@@ -342,6 +364,13 @@ def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
     return tuple(priors)
 
 
+def _refused(question: str, reason: str, options: AskOptions, as_of: date, started: float) -> Answer:
+    """An abstention before any search: the question is gibberish, another language, or only stopwords."""
+    return Answer(question=question, query=question, sentences=(), cited=(), passages=(), abstained=True,
+                  confidence=0.0, mode=options.mode, filters=options.filters, note=reason,
+                  timings={"total": time.perf_counter() - started}, as_of=as_of.isoformat(), reason=reason)
+
+
 def _to_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
@@ -351,8 +380,11 @@ def as_turn(item: Answer | Turn | str) -> Turn:
         return item
     if isinstance(item, str):
         return Turn(item, item)
+    if item.kind == "briefing":  # a briefing's stories are not one topic to follow up on
+        return Turn(item.question, item.question)
     return Turn(item.question, item.query, "" if item.abstained else item.text,
-                tuple(dict.fromkeys(c.passage.article_id for c in item.cited)))
+                tuple(dict.fromkeys(c.passage.article_id for c in item.cited)),
+                tuple((s.article_id, s.start, s.end) for s in item.sentences))
 
 
 def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passage]:

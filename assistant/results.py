@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 from index.filters import Filters
 
-__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "Support"]
+__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "Story",
+           "Support"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,16 @@ class CitedPassage:
 
 
 @dataclass(frozen=True)
+class Story:
+    """One story of a briefing: its lead sentence is the answer sentence cited [citation]; the articles
+    that cover it (near-duplicates and same-event reports), newest first, and the newest one's date."""
+
+    citation: int
+    article_ids: tuple[str, ...]
+    published_at: str | None
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     query: str  # what was searched: the question, expanded from the conversation when elliptical
@@ -91,12 +102,18 @@ class Answer:
     chronological: bool = False  # sentences listed by date, each with its article's date
     shown: tuple[Passage, ...] = ()  # the k passages (after grouping) the answer was drawn from
     reason: str = ""  # why it abstained, in plain words ("The articles mention X but not the amount.")
+    kind: str = "answer"  # "answer", or "briefing": the main stories of a date window, one sentence each
+    stories: tuple[Story, ...] = ()  # briefing: the stories listed, in the order of the sentences
+    more_stories: int = 0  # briefing: stories in the window beyond those listed
+    window_articles: int = 0  # briefing: articles the window holds
 
     @property
     def text(self) -> str:
         """The answer as one paragraph with [n] markers, or the abstention message."""
         if self.abstained:
-            return f"{ABSTAIN_MESSAGE} {self.reason}".strip()
+            return f"{ABSTAIN_MESSAGE} {_sentence(self.reason)}".strip()
+        if self.kind == "briefing":
+            return briefing_text(self)
         if self.chronological:
             return " ".join(f"({s.published_at or 'undated'}) {s.text} {s.markers}" for s in self.sentences)
         return " ".join(f"{s.text} {s.markers}" for s in self.sentences)
@@ -105,6 +122,27 @@ class Answer:
         data = asdict(self)
         data["text"] = self.text
         return data
+
+
+def briefing_text(answer: Answer) -> str:
+    """One line per story, newest first: "(date) lead sentence [n]", the article count when several cover
+    it, then how many more stories the window holds."""
+    sizes = {story.citation: len(story.article_ids) for story in answer.stories}
+    lines = []
+    for s in answer.sentences:
+        size = sizes.get(s.citation, 1)
+        lines.append(f"({s.published_at or 'undated'}) {s.text} [{s.citation}]" + (f" ({size} articles)" if size > 1
+                                                                                  else ""))
+    if answer.more_stories:
+        lines.append(f"…and {answer.more_stories} more stor{'ies' if answer.more_stories != 1 else 'y'} "
+                     f"({answer.window_articles} articles in all).")
+    return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    """A reason as a sentence: capitalised, with its full stop."""
+    text = text.strip()
+    return f"{text[0].upper()}{text[1:]}{'' if text.endswith(('.', '?', '!')) else '.'}" if text else ""
 
 
 ABSTAIN_MESSAGE = "The articles do not seem to answer this question."

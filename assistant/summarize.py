@@ -56,11 +56,12 @@ def content_terms(text: str) -> set[str]:
 
 def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings: SummarySettings, *,
            min_relative: float, min_probability: float, min_relative_other: float | None = None,
-           shown_before: frozenset[tuple[str, int]] = frozenset()) -> list[Chosen]:
+           shown_before: frozenset[tuple[str, int]] = frozenset(), unseen_min_share: float = 0.0) -> list[Chosen]:
     """The best candidate, then others in order of probability while they reach `min_relative` of the
     best one's (`min_relative_other` for sentences of another article than the best one's: each article
     cited must earn its place) and `min_probability`, are not a fact already chosen, and fit the budgets.
-    Sentences the conversation already showed come last: used only when nothing new qualifies."""
+    Sentences the conversation already showed come last: used only when nothing new qualifies, or when
+    the best new one has under `unseen_min_share` of the best one's probability (the only real support)."""
     if not len(candidates):
         return []
     top = float(probabilities.max())
@@ -71,6 +72,8 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     by_probability = sorted(range(len(candidates)), key=lambda i: -probabilities[i])
     passing = [i for i in by_probability if probabilities[i] >= floors[i]]
     fresh = [i for i in passing if _key(candidates[i]) not in shown_before]
+    if fresh and probabilities[fresh[0]] < unseen_min_share * top:
+        fresh = []
     order = fresh + [i for i in by_probability if i not in set(fresh)]
     allowed = set(fresh) if fresh else set(passing)
     vectors = np.stack([c.vector for c in candidates])

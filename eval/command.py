@@ -10,7 +10,8 @@ from pathlib import Path
 def register(command) -> None:
     p = command("eval", "Measure retrieval and answers on a dataset (questions JSONL, BEIR folder, "
                 "or 'synthetic' for questions drawn from the index itself).", "eval.command:run")
-    p.add_argument("dataset", help="questions .jsonl (RealTime QA format), a BEIR folder, or 'synthetic'")
+    p.add_argument("dataset", help="questions .jsonl (RealTime QA format), a BEIR folder, 'synthetic', a "
+                   "conversations .jsonl (records with 'turns'), or 'briefings' (RealTime QA weeks, --questions)")
     p.add_argument("--modes", default="dense,keyword,hybrid", help="comma-separated retrieval modes")
     p.add_argument("-k", "--k", dest="ks", default="5", help="comma-separated passage counts for answers")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: runs/eval-<dataset>)")
@@ -26,10 +27,23 @@ def register(command) -> None:
     p.add_argument("--leave-gold-out", action="store_true",
                    help="also ask each gold question with its gold articles (and their near-duplicates) "
                         "filtered out: abstention precision/recall/F1 over both")
+    p.add_argument("--corpus-index", action="append", default=[], metavar="NAME=DIR",
+                   help="conversations: the index of a corpus the file names (e.g. bbc=runs/idx-bbc); "
+                        "'demo' defaults to the bundled demo index")
+    p.add_argument("--no-history", action="store_true",
+                   help="conversations: ask every turn alone (the baseline a conversation must beat)")
+    p.add_argument("--questions", type=Path, default=None,
+                   help="briefings: RealTime QA questions.jsonl whose dates give the windows")
     p.add_argument("--json", action="store_true", help="print metrics per configuration as JSON")
 
 
 def run(args) -> int:
+    from eval.conversations import is_conversation_file
+
+    if args.dataset == "briefings":
+        return run_briefings(args)
+    if is_conversation_file(args.dataset):
+        return run_conversations(args)
     from assistant.commands import encoder_for
     from assistant.engine import Assistant
     from eval.datasets import DatasetError
@@ -80,3 +94,48 @@ def _dataset_and_index(args, encoder):
         return dataset, resolve_index(args)
     index_dir = args.index or cache_home() / f"eval-index-{dataset.name}-{encoder.name}"
     return dataset, index_dir
+
+
+def run_conversations(args) -> int:
+    """Each conversation turn by turn, with the earlier answers as history (eval/conversations.py)."""
+    from assistant.commands import encoder_for, resolve_index
+    from assistant.engine import Assistant
+    from eval.conversations import evaluate, load_conversations, table, write
+
+    conversations = load_conversations(args.dataset, args.part)
+    indexes = dict(item.split("=", 1) for item in args.corpus_index)
+    assistants = {}
+    for corpus in sorted({c.corpus for c in conversations}):
+        if corpus in indexes:
+            index_dir = Path(indexes[corpus])
+        elif corpus == "demo":
+            index_dir = resolve_index(args)
+        else:
+            print(f"error: conversations on '{corpus}' need --corpus-index {corpus}=DIR", file=sys.stderr)
+            return 2
+        assistants[corpus] = Assistant.load(index_dir, encoder=encoder_for(args))
+    k = int(args.ks.split(",")[0])
+    metrics, rows = evaluate(assistants, conversations, k=k, use_history=not args.no_history)
+    out = args.out or Path("runs") / ("eval-conversations" + ("-nohistory" if args.no_history else ""))
+    write(out, metrics, rows)
+    print(json.dumps(metrics, indent=2) if args.json else table(metrics))
+    print(f"reports in {out}", file=sys.stderr)
+    return 0
+
+
+def run_briefings(args) -> int:
+    """"What happened in the past week?" as of each RealTime QA quiz date (eval/briefings.py)."""
+    from assistant.commands import encoder_for, resolve_index
+    from assistant.engine import Assistant
+    from eval.briefings import evaluate, table, write
+
+    if args.questions is None:
+        print("error: briefings need --questions (RealTime QA questions.jsonl)", file=sys.stderr)
+        return 2
+    assistant = Assistant.load(resolve_index(args), encoder=encoder_for(args))
+    metrics, rows = evaluate(assistant, args.questions, args.part, k=int(args.ks.split(",")[0]))
+    out = args.out or Path("runs") / "eval-briefings"
+    write(out, metrics, rows)
+    print(json.dumps(metrics, indent=2) if args.json else table(metrics))
+    print(f"reports in {out}", file=sys.stderr)
+    return 0

@@ -258,10 +258,7 @@ def turns_from_json(history: list[dict | str] | None) -> list[Turn | str]:
         if isinstance(item, str):
             turns.append(item)
         elif isinstance(item, dict) and item.get("question"):
-            cited = tuple(dict.fromkeys(c["passage"]["article_id"] for c in item.get("cited") or []
-                                        if isinstance(c, dict) and isinstance(c.get("passage"), dict)))
-            text = "" if item.get("abstained") else str(item.get("text") or "")
-            turns.append(Turn(str(item["question"]), str(item.get("query") or item["question"]), text, cited))
+            turns.append(Turn.from_dict(item))  # with the sentences it showed, so follow-ups show new ones
         else:
             raise gr.Error("history items must be earlier /ask results (objects) or earlier questions (strings)")
     return turns
