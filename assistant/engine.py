@@ -14,6 +14,7 @@ import numpy as np
 
 from assistant.converse import Turn, resolve
 from assistant.group import fold_near_duplicates, group_by_article
+from assistant.limits import MIN_DATE, check_date, clean_question
 from assistant.options import AskOptions
 from assistant.results import Answer, AnswerSentence, CitedPassage, Passage
 from assistant.retrieve import Prior, retrieve
@@ -124,7 +125,7 @@ class Assistant:
         settings = self.settings
         summary = replace(settings.summary, max_sentences=options.max_sentences)
         filters, mode = options.filters, options.mode
-        question = question.strip()
+        question = clean_question(question)  # a BadRequest when empty or too long; surrogates replaced
         resolved = resolve(question, [as_turn(h) for h in history])
         explicit_as_of = options.as_of is not None
         reference = _to_date(options.as_of) if explicit_as_of else default_as_of(snapshot)
@@ -237,7 +238,8 @@ def cite(chosen, passages: Sequence[Passage]) -> tuple[tuple[AnswerSentence, ...
 def default_as_of(snapshot) -> date:
     """Today, or the newest article's date when the collection ends in the past (an archive)."""
     today = date.today()
-    return min(today, date.fromisoformat(snapshot.newest_date)) if snapshot.newest_date else today
+    newest = min(today, date.fromisoformat(snapshot.newest_date)) if snapshot.newest_date else today
+    return max(newest, MIN_DATE)  # an article dated 0001-01-01 must not make "this month" overflow
 
 
 def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
@@ -259,7 +261,7 @@ def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
 
 
 def _to_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return check_date(value, "as of")  # 1900..2100: time words never overflow a date
 
 
 def as_turn(item: Answer | Turn | str) -> Turn:

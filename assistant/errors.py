@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 def user_message(err: Exception) -> str | None:
+    from index.filters import FilterError
     from index.load import InputError
     from index.manifest import IndexMismatch
     from index.store import IndexNotFound
 
-    if isinstance(err, (IndexMismatch, IndexNotFound, InputError, UserError)):
+    if isinstance(err, (IndexMismatch, IndexNotFound, InputError, UserError, FilterError)):
         return str(err)
     if isinstance(err, PermissionError):
         return f"{err.filename}: permission denied"
@@ -19,3 +20,9 @@ def user_message(err: Exception) -> str | None:
 
 class UserError(Exception):
     """A problem with what the user asked for, explained in one line."""
+
+
+class BadRequest(UserError, ValueError):
+    """An argument of `Assistant.ask` (or `Filters`) the caller must fix: an empty or over-long question,
+    a date out of range, a date range that ends before it starts. A ValueError, so callers that catch
+    ValueError keep working; a UserError, so the CLI prints it as one line (exit 2)."""
