@@ -53,8 +53,16 @@ def ingest(args) -> int:
         from index.demo import demo_index_dir
 
         args.index = demo_index_dir(encoder_for(args).name)
-    report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
-                         progress=not args.no_progress)
+    from index.store import DerivedFilesNotWritten
+
+    try:
+        report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
+                             progress=not args.no_progress, wait=not args.no_wait)
+    except DerivedFilesNotWritten as err:  # the articles are stored; say what was, then what failed
+        if err.report is not None:
+            print(err.report.summary())
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(report.summary())
     return 0 if (report.added or report.updated or report.unchanged or not report.skipped) else 1
 
@@ -91,7 +99,7 @@ def remove(args) -> int:
 
     location = resolve_index(args)
     store = open_store(location)
-    removed, unknown = remove_articles(store, args.article_ids)
+    removed, unknown = remove_articles(store, args.article_ids, wait=not args.no_wait)
     for article_id in removed:
         print(f"removed {article_id}")
     for article_id in unknown:
@@ -116,3 +124,4 @@ def info(args) -> int:
     print(f"generation: {stats.generation}")
     print(f"disk:       {stats.disk_bytes / 1e6:.1f} MB")
     return 0
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from assistant.results import Answer, AnswerSentence, CitedPassage, Passage
 from assistant.retrieve import Prior, retrieve
 from assistant.summarize import SummarySettings, candidates, select
 from assistant.timeframe import anchor_to, parse_timeframe, strip_expression
-from index.store import Snapshot, Store
+from index.store import Snapshot, SnapshotExpired, Store
 
 # Calibrated on the RealTime QA dev split plus the demo questions (see eval/RESULTS.md).
 ABSTAIN_THRESHOLD = 0.416  # highest threshold with ≤ 5% false abstention on the dev answerable questions
@@ -30,6 +31,8 @@ WEIGHT_RECENCY = 1.0  # "latest", "recently": prefer the last 30 days before "as
 WEIGHT_NEWS_WINDOW = 3.0  # no time cue but an explicit "as of": prefer the week before it (×4)
 NEWS_WINDOW_DAYS = 7
 RECENCY_DAYS = 30
+# How often (at most) a question checks whether another process committed a newer generation.
+RELOAD_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,19 @@ class AskSettings:
     summary: SummarySettings = SummarySettings()
 
 
+def _retry_on_expiry(method):
+    """Run once more on the newest snapshot when the one in use expired mid-call (another process changed
+    an article it was reading): the caller gets an answer from one generation, never a mix."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SnapshotExpired:
+            self._refresh_now()
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Assistant:
     """Holds one index snapshot and the encoder; `reload()` swaps in a newer snapshot atomically,
     so a question never sees a half-written index."""
@@ -58,6 +74,8 @@ class Assistant:
         self._write_lock = threading.Lock()  # one ingest or removal at a time in this process
         self._readers: dict[int, int] = {}  # snapshot id -> questions running on it
         self._retired: dict[int, object] = {}  # replaced snapshots waiting for their last reader
+        self._refresh_lock = threading.Lock()  # one thread at a time checks for (and loads) a newer generation
+        self._checked_at = time.monotonic()
         self.snapshot = store.snapshot()
 
     @classmethod
@@ -88,9 +106,34 @@ class Assistant:
             else:
                 self._retired[id(old)] = old
 
+    def _maybe_refresh(self) -> None:
+        """Other processes (a CLI ingest or remove) commit too: at most every RELOAD_CHECK_SECONDS, one
+        indexed read of the newest generation, and a reload when it moved. Threads that find another one
+        already checking carry on with the current snapshot."""
+        if time.monotonic() - self._checked_at < RELOAD_CHECK_SECONDS or not self._refresh_lock.acquire(False):
+            return
+        try:
+            self._checked_at = time.monotonic()
+            self._reload_if_behind()
+        finally:
+            self._refresh_lock.release()
+
+    def _reload_if_behind(self) -> None:
+        newest = getattr(self.snapshot, "current_generation", None)
+        if newest is None or newest() != self.snapshot.generation:
+            self.reload()
+
+    def _refresh_now(self) -> None:
+        """After SnapshotExpired: the snapshot's articles changed under it; load the newest (once, however
+        many questions noticed at the same time)."""
+        with self._refresh_lock:
+            self._checked_at = time.monotonic()
+            self._reload_if_behind()
+
     @contextmanager
     def _reading(self):
         """The current snapshot, kept open for the duration of one question."""
+        self._maybe_refresh()
         with self._lock:
             snapshot = self.snapshot
             self._readers[id(snapshot)] = self._readers.get(id(snapshot), 0) + 1
@@ -108,6 +151,7 @@ class Assistant:
     def default_as_of(self) -> date:
         return default_as_of(self.snapshot)
 
+    @_retry_on_expiry
     def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), options: AskOptions | None = None,
             **changes) -> Answer:
         """Answer from the articles, asked with `options` (AskOptions; keyword `changes` override single
@@ -174,16 +218,19 @@ class Assistant:
         )
 
     # Corpus management, so that front ends need only this class.
+    @_retry_on_expiry
     def articles(self):
         """ArticleInfo rows of the current snapshot, newest first."""
         with self._reading() as snapshot:
             return snapshot.articles()
 
+    @_retry_on_expiry
     def article(self, article_id: str):
         """The full Article (body, metadata) from the current snapshot."""
         with self._reading() as snapshot:
             return snapshot.article(article_id)
 
+    @_retry_on_expiry
     def sentences(self, article_id: str):
         with self._reading() as snapshot:
             return snapshot.sentences(article_id)

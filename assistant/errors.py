@@ -4,17 +4,23 @@ from __future__ import annotations
 
 
 def user_message(err: Exception) -> str | None:
+    import sqlite3
+
+    from index.embed import ModelNotAvailable
     from index.filters import FilterError
     from index.load import InputError
     from index.manifest import IndexMismatch
-    from index.store import IndexNotFound
+    from index.store import IndexNotFound, StoreError
 
-    if isinstance(err, (IndexMismatch, IndexNotFound, InputError, UserError, FilterError)):
+    if isinstance(err, (IndexMismatch, IndexNotFound, InputError, StoreError, UserError, FilterError,
+                        ModelNotAvailable)):
         return str(err)
     if isinstance(err, PermissionError):
         return f"{err.filename}: permission denied"
     if isinstance(err, OSError) and err.filename:
         return f"{err.filename}: {err.strerror}"
+    if isinstance(err, sqlite3.DatabaseError):  # one the store did not name a file for
+        return f"index database error: {err}; run 'assistant check --index DIR'"
     return None
 
 
