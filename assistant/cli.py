@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("info", "Show what the index holds and how it was built.", "assistant.commands:info")
 
+    p = command("check", "Check an index: SQLite integrity, FAISS/BM25 against the database, orphan rows.",
+                "assistant.commands:check")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild what is derived (FAISS, BM25, SQLite indexes) and delete orphan rows")
+
+    p = command("export", "Write the index folder to a .tar with a SHA256SUMS file (a backup).",
+                "assistant.commands:export")
+    p.add_argument("out", metavar="OUT.tar", type=Path)
+
+    p = command("import", "Restore an exported .tar into a new or empty --index folder, checking every file.",
+                "assistant.commands:import_")
+    p.add_argument("archive", metavar="ARCHIVE.tar", type=Path)
     _add_later_commands(sub, command)
     return parser
 

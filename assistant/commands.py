@@ -125,3 +125,35 @@ def info(args) -> int:
     print(f"disk:       {stats.disk_bytes / 1e6:.1f} MB")
     return 0
 
+
+def check(args) -> int:
+    from index.check import check_index, healthy
+
+    folder = resolve_index(args)
+    findings = check_index(folder, repair=args.repair)
+    for finding in findings:
+        print(finding)
+    good = healthy(findings)
+    print(f"{folder}: {'healthy' if good else 'problems remain'}" + ("" if good or args.repair else
+          f" (try 'assistant check --repair --index {folder}')"), file=sys.stderr)
+    return 0 if good else 1
+
+
+def export(args) -> int:
+    from index.backup import export_index
+
+    folder = resolve_index(args)
+    names = export_index(folder, args.out)
+    print(f"exported {folder} to {args.out} ({len(names)} files, with SHA256SUMS)")
+    return 0
+
+
+def import_(args) -> int:
+    from assistant.errors import UserError
+    from index.backup import import_index
+
+    if args.index is None:
+        raise UserError("import needs --index DIR: the new (or empty) folder to restore into")
+    names = import_index(args.archive, args.index)
+    print(f"imported {args.archive} into {args.index} ({len(names)} files, checksums verified)")
+    return 0
