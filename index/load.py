@@ -237,9 +237,22 @@ def _record_article(record: object, default_id: str, where: str, path: str) -> A
     return _make_article(record, default_id=default_id, where=where, path=path)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: object) -> object:
+    """Lone surrogates (JSON may escape them: "\\ud800") become U+FFFD: they cannot be encoded, hashed or stored."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
+
+
 def _make_article(
     fields: dict, default_id: str, where: str, path: str | None, clean: bool = True
 ) -> Article:
+    fields = {key: _valid_text(value) for key, value in fields.items()}
     body = next((fields[k] for k in _BODY_KEYS if isinstance(fields.get(k), str) and fields[k].strip()), None)
     if body is None:
         raise InputError("article has no body text (expected a non-empty 'body', 'text' or 'content')")

@@ -218,3 +218,19 @@ def test_answer_from_an_unpunctuated_article_is_bounded(tmp_path):
         assert all(len(p.text) <= MAX_SENTENCE_CHARS for p in answer.passages)
     finally:
         engine.close()
+
+
+def test_lone_surrogates_in_json_fields_are_replaced(tmp_path):
+    """Found by the fuzzer: JSON may escape a lone surrogate ("\\ud800"), which cannot be hashed or stored."""
+    path = tmp_path / "feed.jsonl"
+    path.write_text('{"id": "s", "title": "Bad \\ud800 title", "body": "Body \\udfff text.",'
+                    ' "authors": ["A \\ud83d"]}\n')
+    report = build_index([str(path)], tmp_path / "index", FakeEncoder())
+    assert report.added == ["s"]
+    engine = Assistant.load(tmp_path / "index", encoder=FakeEncoder())
+    try:
+        article = engine.article("s")
+        assert (article.title, article.body) == ("Bad \ufffd title", "Body \ufffd text.")
+        assert article.authors == ("A \ufffd",)
+    finally:
+        engine.close()
