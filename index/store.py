@@ -235,6 +235,7 @@ class EmbeddedSnapshot:
         self.manifest = manifest
         path = folder / db.DB_NAME
         self.conn = open_database(path)
+        self._conn_lock = threading.Lock()
         try:
             self.conn.execute("BEGIN")  # one generation for everything loaded here
             try:
@@ -291,7 +292,12 @@ class EmbeddedSnapshot:
         return self.keywords.search(text, k, mask)
 
     def _read(self, work, check_generation: bool = False):
-        """work() in one short read transaction; SQLite errors as one line naming the database."""
+        """work() in one short read transaction; SQLite errors as one line naming the database. Questions on
+        several threads share the snapshot, hence its connection: one transaction on it at a time."""
+        with self._conn_lock:
+            return self._read_locked(work, check_generation)
+
+    def _read_locked(self, work, check_generation: bool):
         try:
             self.conn.execute("BEGIN")
             try:

@@ -355,3 +355,31 @@ def test_vectors_of_the_snapshot_are_read_in_short_transactions(news):
         assert not snapshot.conn.in_transaction
     finally:
         snapshot.close()
+
+
+def test_one_snapshot_read_from_many_threads(news):
+    """Questions on several threads share one snapshot (found by eval/load_test.py: interleaved BEGINs on its
+    connection failed with 'cannot start a transaction within a transaction')."""
+    import threading
+
+    snapshot = EmbeddedStore.open(news).snapshot()
+    failures = []
+
+    def read() -> None:
+        try:
+            for _ in range(150):
+                for article_id in ("ibm", "amazon", "weather"):
+                    snapshot.sentences(article_id)
+                snapshot._vector_cache.clear()
+                snapshot.sentence_vectors(0)
+                snapshot.current_generation()
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            failures.append(err)
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    snapshot.close()
+    assert failures == []
