@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 
 from assistant.engine import Assistant
 from assistant.errors import BadRequest
+from assistant.options import OptionError
 from assistant.results import Filters
 from assistant.timeframe import anchor_to, parse_timeframe, strip_expression
 from index.articles import Article, Problem
 from index.chunk import ChunkSettings, make_chunks
+from index.filters import FilterError
 from index.ingest import build_index
 from index.load import SUPPORTED, load_all
 from index.sentences import MAX_SENTENCE_CHARS, split_sentences
@@ -195,15 +197,16 @@ ISO_ISH = st.one_of(st.none(), DATES.map(date.isoformat), st.dates().map(date.is
 @settings(max_examples=80, deadline=None)
 @given(question=st.one_of(TEXT, st.integers(), st.none(), st.binary(max_size=50)),
        as_of=st.one_of(st.none(), DATES, ISO_ISH), date_from=ISO_ISH, date_to=ISO_ISH,
-       k=st.one_of(st.none(), st.integers(1, 30)), mode=st.sampled_from([None, "dense", "keyword", "hybrid"]),
+       k=st.one_of(st.none(), st.integers(-1, 30)), mode=st.sampled_from([None, "dense", "keyword", "hybrid"]),
        history=st.lists(TEXT, max_size=2), time_aware=st.booleans())
 def test_ask_answers_or_refuses_in_one_line(engine, question, as_of, date_from, date_to, k, mode, history,
                                             time_aware):
+    changes = {name: value for name, value in (("k", k), ("mode", mode)) if value is not None}
     try:
         filters = Filters(date_from=date_from, date_to=date_to)
-        answer = engine.ask(question, history=history, filters=filters, k=k, mode=mode, as_of=as_of,
-                            time_aware=time_aware)
-    except BadRequest as err:
+        answer = engine.ask(question, history=history, filters=filters, as_of=as_of, time_aware=time_aware,
+                            **changes)
+    except (BadRequest, FilterError, OptionError) as err:  # the project's own one-line refusals
         one_line(err)
         return
     json.dumps(answer.to_dict())  # serialisable, no surrogate left
