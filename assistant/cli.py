@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)  # 2: what was asked is wrong; 1: the index could not do it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ingest", "Add files, folders or URLs to the index (incremental).", "assistant.commands:ingest")
     p.add_argument("inputs", nargs="+", help=".txt .md .html .json .jsonl files, folders, or http(s) URLs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another ingest or removal is running on this index, exit 1 instead of waiting")
     p.add_argument("--chunk-tokens", type=int, default=None,
                    help="chunk size in model tokens for a new index (default 200; an existing index keeps its own)")
     p.add_argument("--title-in-embedding", default=None, choices=("yes", "no"),
@@ -60,8 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("remove", "Remove articles (and their vectors) from the index.", "assistant.commands:remove")
     p.add_argument("article_ids", nargs="+", metavar="ARTICLE_ID")
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another ingest or removal is running on this index, exit 1 instead of waiting")
 
     command("info", "Show what the index holds and how it was built.", "assistant.commands:info")
+
+    p = command("check", "Check an index: SQLite integrity, FAISS/BM25 against the database, orphan rows.",
+                "assistant.commands:check")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild what is derived (FAISS, BM25, SQLite indexes) and delete orphan rows")
+
+    p = command("export", "Write the index folder to a .tar with a SHA256SUMS file (a backup).",
+                "assistant.commands:export")
+    p.add_argument("out", metavar="OUT.tar", type=Path)
+
+    p = command("import", "Restore an exported .tar into a new or empty --index folder, checking every file.",
+                "assistant.commands:import_")
+    p.add_argument("archive", metavar="ARCHIVE.tar", type=Path)
     _add_later_commands(sub, command)
     return parser
 

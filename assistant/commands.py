@@ -53,8 +53,16 @@ def ingest(args) -> int:
         from index.demo import demo_index_dir
 
         args.index = demo_index_dir(encoder_for(args).name)
-    report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
-                         progress=not args.no_progress)
+    from index.store import DerivedFilesNotWritten
+
+    try:
+        report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
+                             progress=not args.no_progress, wait=not args.no_wait)
+    except DerivedFilesNotWritten as err:  # the articles are stored; say what was, then what failed
+        if err.report is not None:
+            print(err.report.summary())
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(report.summary())
     return 0 if (report.added or report.updated or report.unchanged or not report.skipped) else 1
 
@@ -91,7 +99,7 @@ def remove(args) -> int:
 
     location = resolve_index(args)
     store = open_store(location)
-    removed, unknown = remove_articles(store, args.article_ids)
+    removed, unknown = remove_articles(store, args.article_ids, wait=not args.no_wait)
     for article_id in removed:
         print(f"removed {article_id}")
     for article_id in unknown:
@@ -115,4 +123,37 @@ def info(args) -> int:
     print(f"sentences:  {stats.sentences}")
     print(f"generation: {stats.generation}")
     print(f"disk:       {stats.disk_bytes / 1e6:.1f} MB")
+    return 0
+
+
+def check(args) -> int:
+    from index.check import check_index, healthy
+
+    folder = resolve_index(args)
+    findings = check_index(folder, repair=args.repair)
+    for finding in findings:
+        print(finding)
+    good = healthy(findings)
+    print(f"{folder}: {'healthy' if good else 'problems remain'}" + ("" if good or args.repair else
+          f" (try 'assistant check --repair --index {folder}')"), file=sys.stderr)
+    return 0 if good else 1
+
+
+def export(args) -> int:
+    from index.backup import export_index
+
+    folder = resolve_index(args)
+    names = export_index(folder, args.out)
+    print(f"exported {folder} to {args.out} ({len(names)} files, with SHA256SUMS)")
+    return 0
+
+
+def import_(args) -> int:
+    from assistant.errors import UserError
+    from index.backup import import_index
+
+    if args.index is None:
+        raise UserError("import needs --index DIR: the new (or empty) folder to restore into")
+    names = import_index(args.archive, args.index)
+    print(f"imported {args.archive} into {args.index} ({len(names)} files, checksums verified)")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -18,12 +19,13 @@ from assistant.answer_model import AnswerModel, load_model
 from assistant.converse import UNSEEN_MIN_SHARE, Turn, resolve, shown_sentences
 from assistant.evidence import Candidate, Evidence, gather, question_row
 from assistant.group import fold_near_duplicates, group_by_article
+from assistant.limits import MIN_DATE, check_date, clean_question
 from assistant.options import AskOptions
 from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage, Support
 from assistant.retrieve import Prior, retrieve
 from assistant.summarize import Chosen, SummarySettings, choose
 from assistant.timeframe import TimeFrame, anchor_to, parse_timeframe, strip_expression
-from index.store import Snapshot, Store
+from index.store import Snapshot, SnapshotExpired, Store
 
 # Time priors (weights of the window-restricted lists in the fusion), measured on RealTime QA.
 WEIGHT_EXPLICIT_WINDOW = 3.0  # "in June 2020", "last week": strongly prefer that window
@@ -31,6 +33,8 @@ WEIGHT_RECENCY = 1.0  # "latest", "recently": prefer the last 30 days before "as
 WEIGHT_NEWS_WINDOW = 3.0  # no time cue but an explicit "as of": prefer the week before it (×4)
 NEWS_WINDOW_DAYS = 7
 RECENCY_DAYS = 30
+# How often (at most) a question checks whether another process committed a newer generation.
+RELOAD_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,19 @@ class AskSettings:
     abstain_threshold: float | None = None  # None: the model's own (<= 5% false abstention on dev)
 
 
+def _retry_on_expiry(method):
+    """Run once more on the newest snapshot when the one in use expired mid-call (another process changed
+    an article it was reading): the caller gets an answer from one generation, never a mix."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SnapshotExpired:
+            self._refresh_now()
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Assistant:
     """Holds one index snapshot and the encoder; `reload()` swaps in a newer snapshot atomically,
     so a question never sees a half-written index."""
@@ -62,6 +79,8 @@ class Assistant:
         self._write_lock = threading.Lock()  # one ingest or removal at a time in this process
         self._readers: dict[int, int] = {}  # snapshot id -> questions running on it
         self._retired: dict[int, object] = {}  # replaced snapshots waiting for their last reader
+        self._refresh_lock = threading.Lock()  # one thread at a time checks for (and loads) a newer generation
+        self._checked_at = time.monotonic()
         self.snapshot = store.snapshot()
 
     @classmethod
@@ -92,21 +111,33 @@ class Assistant:
             else:
                 self._retired[id(old)] = old
 
-    def follow_store(self) -> None:
-        """A shared store (Milvus) may change under other processes: swap in its newest commit before a
-        question. The embedded store reports None and only this process's reload() changes it."""
-        latest = self.store.latest_generation()
-        if latest is None or latest == self.snapshot.generation or not self._write_lock.acquire(blocking=False):
+    def _maybe_refresh(self) -> None:
+        """Other processes (a CLI ingest or remove) commit too: at most every RELOAD_CHECK_SECONDS, one
+        indexed read of the newest generation, and a reload when it moved. Threads that find another one
+        already checking carry on with the current snapshot."""
+        if time.monotonic() - self._checked_at < RELOAD_CHECK_SECONDS or not self._refresh_lock.acquire(False):
             return
         try:
-            if latest != self.snapshot.generation:
-                self.reload()
+            self._checked_at = time.monotonic()
+            self._reload_if_behind()
         finally:
-            self._write_lock.release()
+            self._refresh_lock.release()
+
+    def _reload_if_behind(self) -> None:
+        if self.snapshot.current_generation() != self.snapshot.generation:
+            self.reload()
+
+    def _refresh_now(self) -> None:
+        """After SnapshotExpired: the snapshot's articles changed under it; load the newest (once, however
+        many questions noticed at the same time)."""
+        with self._refresh_lock:
+            self._checked_at = time.monotonic()
+            self._reload_if_behind()
 
     @contextmanager
     def _reading(self):
         """The current snapshot, kept open for the duration of one question."""
+        self._maybe_refresh()
         with self._lock:
             snapshot = self.snapshot
             self._readers[id(snapshot)] = self._readers.get(id(snapshot), 0) + 1
@@ -124,6 +155,7 @@ class Assistant:
     def default_as_of(self) -> date:
         return default_as_of(self.snapshot)
 
+    @_retry_on_expiry
     def ask(self, question: str, history: Sequence[Answer | Turn | str] = (), options: AskOptions | None = None,
             **changes) -> Answer:
         """Answer from the articles, asked with `options` (AskOptions; keyword `changes` override single
@@ -132,14 +164,13 @@ class Assistant:
         options = options or AskOptions()
         if changes:
             options = options.but(**changes)
-        self.follow_store()
         with self._reading() as snapshot:  # one snapshot for the whole question, closed only after it
             return self._ask(snapshot, question, history, options)
 
     def _ask(self, snapshot: Snapshot, question: str, history: Sequence[Answer | Turn | str],
              options: AskOptions) -> Answer:
         started = time.perf_counter()
-        question = question.strip()
+        question = clean_question(question)  # a BadRequest when empty or too long; surrogates replaced
         reference = _to_date(options.as_of) if options.as_of is not None else default_as_of(snapshot)
         # --- conversation hooks (issue 12): refuse nonsense, brief on news windows ---
         if refusal := language.refusal(question):
@@ -236,16 +267,19 @@ class Assistant:
         return Composed(evidence, probabilities, row, support, chosen, abstained, why)
 
     # Corpus management, so that front ends need only this class.
+    @_retry_on_expiry
     def articles(self):
         """ArticleInfo rows of the current snapshot, newest first."""
         with self._reading() as snapshot:
             return snapshot.articles()
 
+    @_retry_on_expiry
     def article(self, article_id: str):
         """The full Article (body, metadata) from the current snapshot."""
         with self._reading() as snapshot:
             return snapshot.article(article_id)
 
+    @_retry_on_expiry
     def sentences(self, article_id: str):
         with self._reading() as snapshot:
             return snapshot.sentences(article_id)
@@ -343,7 +377,8 @@ def _cited(snapshot: Snapshot, passage: Passage, number: int, spans: list[tuple[
 def default_as_of(snapshot) -> date:
     """Today, or the newest article's date when the collection ends in the past (an archive)."""
     today = date.today()
-    return min(today, date.fromisoformat(snapshot.newest_date)) if snapshot.newest_date else today
+    newest = min(today, date.fromisoformat(snapshot.newest_date)) if snapshot.newest_date else today
+    return max(newest, MIN_DATE)  # an article dated 0001-01-01 must not make "this month" overflow
 
 
 def time_priors(frame, as_of: date, explicit_as_of: bool) -> tuple[Prior, ...]:
@@ -372,7 +407,7 @@ def _refused(question: str, reason: str, options: AskOptions, as_of: date, start
 
 
 def _to_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return check_date(value, "as of")  # 1900..2100: time words never overflow a date
 
 
 def as_turn(item: Answer | Turn | str) -> Turn:

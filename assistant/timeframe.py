@@ -132,17 +132,17 @@ def parse_timeframe(question: str, as_of: date) -> TimeFrame:
     span wins; an undatable event phrase ("before the ban") is kept as the expression without a window."""
     found: list[tuple[int, int, date | None, date | None]] = []
     for match in _RANGE_RE.finditer(question):
-        if window := _resolve_range(match.group("a"), match.group("b"), as_of):
+        if window := _safely(_resolve_range, match.group("a"), match.group("b"), as_of):
             found.append((match.start(), match.end(), *window))
     for match in _ROLLING_RE.finditer(question):
-        if window := _resolve_rolling(match, as_of):
+        if window := _safely(_resolve_rolling, match, as_of):
             found.append((match.start(), match.end(), *window))
     for match in _PREP_POINT_RE.finditer(question):
-        if window := _resolve_point(match.group("point"), as_of):
+        if window := _safely(_resolve_point, match.group("point"), as_of):
             prep = "since" if match.group("onwards") else match.group("prep")
             found.append((match.start(), match.end(), *_apply_preposition(prep, match.group("point"), window)))
     for match in _POINT_RE.finditer(question):
-        if window := _resolve_point(match.group("point"), as_of):
+        if window := _safely(_resolve_point, match.group("point"), as_of):
             found.append((match.start(), match.end(), *window))
 
     recency = _RECENCY_RE.search(question)
@@ -153,6 +153,15 @@ def parse_timeframe(question: str, as_of: date) -> TimeFrame:
     if event := _EVENT_RE.search(question):
         return TimeFrame(None, None, recency is not None, chronological, event.group(0))
     return TimeFrame(None, None, recency is not None, chronological, recency.group(0) if recency else None)
+
+
+def _safely(resolve, *args):
+    """A window, or None where resolving it would leave the calendar ("today" as of 9999-12-31 ends on
+    a day that does not exist): the engine keeps as-of dates in 1900..2100, other callers get no window."""
+    try:
+        return resolve(*args)
+    except (OverflowError, ValueError):
+        return None
 
 
 def anchor_to(frame: TimeFrame, as_of: date) -> TimeFrame:

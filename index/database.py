@@ -65,8 +65,9 @@ CREATE TABLE IF NOT EXISTS vectors (
 """
 
 
-def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
+    """With create=False a missing database is an error (never silently a new, empty index)."""
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}" if create else f"file:{path}?mode=rw"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:

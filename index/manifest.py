@@ -29,6 +29,12 @@ class Manifest:
                 f"{index_dir}: index format {self.format_version}, this version reads {other.format_version}; "
                 "ingest into another --index folder (or delete this one and ingest again)"
             )
+        if self.model == other.model and self.dim != other.dim:
+            raise IndexMismatch(
+                f"{index_dir}: built with model '{self.model}' giving {self.dim}-d vectors, but the '{self.model}' "
+                f"loaded here gives {other.dim}-d ones; pass --model with the copy that built it, or use another "
+                "--index folder"
+            )
         if self.model != other.model or self.dim != other.dim:
             raise IndexMismatch(
                 f"{index_dir}: built with model '{self.model}' ({self.dim}-d), not '{other.model}' "

@@ -382,6 +382,10 @@ class MilvusSnapshot:
     def size(self) -> int:
         return len(self.tables.chunk_ids)
 
+    def current_generation(self) -> int:
+        """The store's newest committed generation (polled on the server at most every POLL_SECONDS)."""
+        return self.store.latest_generation()
+
     # -- filters ---------------------------------------------------------------------------------
     def mask(self, filters: Filters | None, keep_undated: bool = False) -> MilvusMask | None:
         array = compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_dates,

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
+import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -24,7 +27,15 @@ from index import database as db
 from index.articles import Article, Chunk, Sentence
 from index.filters import Filters, compile_mask
 from index.keywords import ArticleKeywords, KeywordIndex
-from index.manifest import FORMAT_VERSION, Manifest, fsync_dir, read_manifest, write_manifest
+from index.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    IndexMismatch,
+    Manifest,
+    fsync_dir,
+    read_manifest,
+    write_manifest,
+)
 from index.vectors import VectorIndex
 
 # What a snapshot's mask() returns and its searches accept: opaque to callers, who combine masks with
@@ -36,6 +47,91 @@ Mask = object
 
 class IndexNotFound(Exception):
     pass
+
+
+class StoreError(Exception):
+    """The index cannot be read or written as asked; one line naming the file and the problem."""
+
+    exit_code = 1  # the command failed (the CLI's 2 is for requests that are wrong)
+
+
+class IndexDamaged(StoreError):
+    """index.sqlite (the truth) is missing or damaged; nothing was changed or deleted."""
+
+
+class IndexBusy(StoreError):
+    """Another process is ingesting into (or removing from) this index, and the caller would not wait."""
+
+
+class DerivedFilesNotWritten(StoreError):
+    """The change is committed, but FAISS/BM25 could not be written; they are rebuilt from the database
+    the next time the index is opened. `generation` is the committed one; `report` is set by ingest."""
+
+    def __init__(self, message: str, generation: int):
+        super().__init__(message)
+        self.generation = generation
+        self.report = None
+
+
+class SnapshotExpired(Exception):
+    """What a snapshot needs to read was changed or removed by a later commit; take a new snapshot.
+    (A snapshot holds no read transaction between questions: per-question reads are checked instead.)"""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+WRITER_LOCK = ".writer.lock"  # held for a whole ingest or removal (one writer per index, across processes)
+COMMIT_LOCK = ".lock"  # held briefly: for a commit, and while a snapshot is taken
+
+
+def database_error(path: Path, err: sqlite3.Error, doing: str) -> StoreError:
+    """One line for an SQLite error, by its kind: damaged file, disk full, or anything else."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    folder = path.parent
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return IndexDamaged(damaged_message(path, str(err)))
+    if name.startswith("SQLITE_FULL") or "disk is full" in str(err):
+        return StoreError(f"{path}: disk full ({err}) while {doing}; nothing of this change was stored")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"{path}: {err} while {doing}; another process holds the index ({folder}) too long")
+    return StoreError(f"{path}: {err} while {doing}")
+
+
+def damaged_message(path: Path, reason: str) -> str:
+    folder = path.parent
+    return (f"{path} is damaged: {reason}; nothing was changed. Run 'assistant check --repair --index {folder}' "
+            f"(or restore a backup with 'assistant import')")
+
+
+def check_database_file(path: Path) -> None:
+    """Cheap checks before SQLite sees the file: present, an SQLite header, not shorter than its header says.
+    (An empty or truncated file would otherwise open as an empty index or fail later in a query.)"""
+    if not path.exists():
+        raise IndexDamaged(
+            f"{path} is missing (it holds the articles); nothing was deleted. Restore the folder from a backup "
+            f"('assistant import'), or ingest into a new --index folder")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise IndexDamaged(damaged_message(path, "not an SQLite database (its header is damaged)"
+                                                 if header else "the file is empty"))
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] == header[92:96] and size < page_size * pages:  # the page count in the header is valid
+        raise IndexDamaged(damaged_message(path, f"truncated ({size:,} of {page_size * pages:,} bytes)"))
+
+
+def open_database(path: Path, create: bool = False):
+    """A connection to an index's database; a missing or damaged one is an IndexDamaged, never a new one."""
+    if not create:
+        check_database_file(path)
+    try:
+        conn = db.connect(path, create=create)
+        conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise database_error(path, err, "opening the index") from None
+    return conn
 
 
 @dataclass(frozen=True)
@@ -117,9 +213,9 @@ class Store(Protocol):
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]: ...
     def cache_vectors(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None: ...
     def stored_hashes(self) -> dict[str, tuple[str, str]]: ...
+    def writer(self, wait: bool = True, on_wait=None) -> AbstractContextManager[None]: ...
     def stats(self) -> StoreStats: ...
     def describe(self) -> str: ...
-    def latest_generation(self) -> int | None: ...  # shared stores: the newest commit (cheap; polled)
     def close(self) -> None: ...
 
 
@@ -134,13 +230,37 @@ class PreparedArticle:
 
 
 class EmbeddedSnapshot:
-    """A consistent read view: SQLite read transaction + FAISS + BM25 of the same generation."""
+    """A consistent read view of one generation: chunk and article tables, FAISS and BM25, loaded in one
+    short read transaction. No transaction stays open between questions (a long one would pin the WAL
+    and keep a server from ever seeing other processes' commits), so what is read later (bodies,
+    sentences, sentence vectors) is checked against this generation: an article is read by id and content
+    hash, a chunk by its never-reused id; anything changed or removed since raises SnapshotExpired, and
+    the caller takes a new snapshot. Nothing from another generation is ever returned."""
 
     def __init__(self, folder: Path, manifest: Manifest):
         self.folder = folder
         self.manifest = manifest
-        self.conn = db.connect(folder / db.DB_NAME)
-        self.conn.execute("BEGIN")  # WAL keeps this view fixed while writers commit
+        path = folder / db.DB_NAME
+        self.conn = open_database(path)
+        self._conn_lock = threading.Lock()
+        try:
+            self.conn.execute("BEGIN")  # one generation for everything loaded here
+            try:
+                self._load(folder, manifest)
+            finally:
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            self.conn.close()
+            raise database_error(path, err, "reading the index") from None
+        except BaseException:
+            self.conn.close()
+            raise
+        self._body_cache: dict[int, str] = {}
+        self._vector_cache: dict[int, np.ndarray] = {}
+        self._duplicates: dict[str, str] | None = None
+
+    def _load(self, folder: Path, manifest: Manifest) -> None:
         self.generation = db.get_generation(self.conn)
         rows = self.conn.execute(
             "SELECT c.id, c.article_rowid, c.position, c.start, c.end, c.first_sentence, c.last_sentence"
@@ -150,9 +270,12 @@ class EmbeddedSnapshot:
         self.chunk_ids, self.chunk_article_keys = table[:, 0], table[:, 1]
         self.lead_chunks = table[:, 2] == 0
         self._chunk_table = table
-        self._articles = {r[0]: r for r in self.conn.execute(
+        rows = self.conn.execute(
             "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
-            " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid) FROM articles a")}
+            " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid), a.content_hash FROM articles a"
+        ).fetchall()
+        self._articles = {r[0]: r[:9] for r in rows}
+        self._content_hash = {r[0]: r[9] for r in rows}  # checked on every later read of the article
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
         per_article = [self._articles[int(r)] for r in self.chunk_article_keys]
         self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
@@ -160,11 +283,12 @@ class EmbeddedSnapshot:
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=str)
         self.newest_date = max((r[4] for r in self._articles.values() if r[4]), default="")
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
-        self._body_cache: dict[int, str] = {}
-        self._vector_cache: dict[int, np.ndarray] = {}
-        self._duplicates: dict[str, str] | None = None
         self._article_lock = threading.Lock()
         self._articles_bm25: ArticleKeywords | None = None
+
+    def current_generation(self) -> int:
+        """The newest committed generation (not this snapshot's): an autocommit read of one meta row."""
+        return self._read(lambda: db.get_generation(self.conn))
 
     @property
     def size(self) -> int:
@@ -191,11 +315,34 @@ class EmbeddedSnapshot:
                                                             [r[2] for r in rows])
             return self._articles_bm25
 
+    def _read(self, work, check_generation: bool = False):
+        """work() in one short read transaction; SQLite errors as one line naming the database. Questions on
+        several threads share the snapshot, hence its connection: one transaction on it at a time."""
+        with self._conn_lock:
+            return self._read_locked(work, check_generation)
+
+    def _read_locked(self, work, check_generation: bool):
+        try:
+            self.conn.execute("BEGIN")
+            try:
+                if check_generation and db.get_generation(self.conn) != self.generation:
+                    raise SnapshotExpired(f"the index moved past generation {self.generation}")
+                return work()
+            finally:
+                self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            raise database_error(self.folder / db.DB_NAME, err, "reading the index") from None
+
     def _body(self, rowid: int) -> str:
         if rowid not in self._body_cache:
             if len(self._body_cache) > 2048:
                 self._body_cache.clear()
-            row = self.conn.execute("SELECT body FROM articles WHERE rowid = ?", (rowid,)).fetchone()
+            article_id = self._articles[rowid][1]
+            row = self._read(lambda: self.conn.execute(
+                "SELECT body FROM articles WHERE id = ? AND content_hash = ?",
+                (article_id, self._content_hash[rowid])).fetchone())
+            if row is None:
+                raise SnapshotExpired(f"article '{article_id}' changed after generation {self.generation}")
             self._body_cache[rowid] = row[0]
         return self._body_cache[rowid]
 
@@ -210,8 +357,14 @@ class EmbeddedSnapshot:
         if position not in self._vector_cache:
             if len(self._vector_cache) > 1024:
                 self._vector_cache.clear()
-            self._vector_cache[position] = db.sentence_vectors(self.conn, int(self.chunk_ids[position]),
-                                                               self.manifest.dim)
+            chunk_id = int(self.chunk_ids[position])
+            row = self._read(lambda: self.conn.execute(
+                "SELECT v.sentence_vectors FROM chunks c JOIN vectors v ON v.hash = c.vector_hash WHERE c.id = ?",
+                (chunk_id,)).fetchone())
+            if row is None:  # chunk ids are never reused: a missing one was removed by a later commit
+                raise SnapshotExpired(f"chunk {chunk_id} was removed after generation {self.generation}")
+            self._vector_cache[position] = np.frombuffer(row[0], dtype=np.float16).reshape(
+                -1, self.manifest.dim).astype(np.float32)
         return self._vector_cache[position]
 
     def near_duplicates(self) -> dict[str, str]:
@@ -219,9 +372,9 @@ class EmbeddedSnapshot:
         if self._duplicates is None:
             from index.near_duplicates import NearDuplicateIndex, from_bytes
 
-            rows = self.conn.execute(
+            rows = self._read(lambda: self.conn.execute(
                 "SELECT a.id, s.minhash FROM signatures s JOIN articles a ON a.rowid = s.article_rowid"
-                " ORDER BY COALESCE(a.published_at, '9999'), a.rowid").fetchall()
+                " ORDER BY COALESCE(a.published_at, '9999'), a.rowid").fetchall(), check_generation=True)
             index = NearDuplicateIndex()
             for article_id, blob in rows:
                 index.add_signature(article_id, from_bytes(blob))
@@ -234,17 +387,26 @@ class EmbeddedSnapshot:
         return self._rowid_by_id[article_id]
 
     def article(self, article_id: str) -> Article:
-        row = self.conn.execute(
-            f"SELECT {db.ARTICLE_COLUMNS} FROM articles WHERE rowid = ?", (self.article_rowid(article_id),)
-        ).fetchone()
-        return db.article_from_row(row)
+        """The article as this generation holds it (metadata from the snapshot, body checked by hash)."""
+        import json
+
+        rowid = self.article_rowid(article_id)
+        _, aid, title, source, published_at, url, authors, path, _ = self._articles[rowid]
+        return Article(aid, title, self._body(rowid), source, tuple(json.loads(authors)), published_at, url, path)
 
     def sentences(self, article_id: str) -> list[Sentence]:
         rowid = self.article_rowid(article_id)
         body = self._body(rowid)
-        rows = self.conn.execute(
-            "SELECT start, end FROM sentences WHERE article_rowid = ? ORDER BY idx", (rowid,)
-        ).fetchall()
+
+        def read():
+            current = self.conn.execute("SELECT rowid FROM articles WHERE id = ? AND content_hash = ?",
+                                        (article_id, self._content_hash[rowid])).fetchone()
+            return None if current is None else self.conn.execute(
+                "SELECT start, end FROM sentences WHERE article_rowid = ? ORDER BY idx", (current[0],)).fetchall()
+
+        rows = self._read(read)
+        if rows is None:
+            raise SnapshotExpired(f"article '{article_id}' changed after generation {self.generation}")
         return [Sentence(s, e, body[s:e]) for s, e in rows]
 
     def info(self, article_id: str) -> ArticleInfo:
@@ -272,6 +434,17 @@ class EmbeddedSnapshot:
         self.conn.close()
 
 
+def _one_line(err: BaseException) -> str:
+    """An OS, faiss or SQLite error as a short reason naming the file where it has one."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+    text = " ".join(str(err).split())
+    if "No space left on device" in text:  # faiss: "... write error in PATH: 4051 != 32000 (No space left ...)"
+        where = re.search(r"(?:write error in|for writing:?) (\S+?):? ", text)
+        return f"{where.group(1)}: No space left on device" if where else "No space left on device"
+    return text[:200] or type(err).__name__
+
+
 def _info(row) -> ArticleInfo:
     import json
 
@@ -295,7 +468,8 @@ def load_or_build_artifacts(folder: Path, conn, manifest: Manifest, generation: 
         except Exception:  # noqa: BLE001 - a damaged derived file is rebuilt from the database
             pass
     vectors, keywords = build_artifacts(conn, manifest)
-    with contextlib.suppress(OSError):  # read-only folder: the in-memory copy serves this process
+    # read-only folder or a full disk (faiss says RuntimeError): the in-memory copy serves this process
+    with contextlib.suppress(OSError, RuntimeError):
         save_artifacts(folder, generation, vectors, keywords)
         # After a crash past the commit point the previous generation's files are still here; snapshots are
         # only made under the write lock, so no reader can still need them.
@@ -344,83 +518,166 @@ def remove_stale_artifacts(folder: Path, keep_generation: int) -> None:
 
 
 class EmbeddedStore:
-    """FAISS + BM25 + SQLite in one folder. Only one writer at a time (a lock file)."""
+    """FAISS + BM25 + SQLite in one folder. One writer at a time across processes (`writer()`, held for a
+    whole ingest or removal) and a short lock for each commit and each new snapshot."""
 
-    def __init__(self, folder: Path, manifest: Manifest):
+    def __init__(self, folder: Path, manifest: Manifest, create: bool = False):
         self.folder = folder
         self.manifest = manifest
-        self.conn = db.connect(folder / db.DB_NAME)
+        self.conn = open_database(folder / db.DB_NAME, create=create)
+        self._writer_owner: int | None = None  # thread holding `writer()` through this store
+        self._writer_depth = 0
 
     @classmethod
     def open(cls, folder: Path | str, expected: Manifest | None = None, create: bool = False) -> EmbeddedStore:
-        """Open an index folder; with `create`, make it if missing. Refuses a differently built index."""
+        """Open an index folder; with `create`, make it if missing. Refuses a differently built index, and a
+        folder whose database is missing or damaged (an IndexDamaged: nothing there is deleted)."""
         folder = Path(folder)
         stored = read_manifest(folder) if folder.exists() else None
         if stored is None:
             if not create or expected is None:
                 raise IndexNotFound(f"{folder}: no index here (run 'assistant ingest --index {folder} FILES')")
             folder.mkdir(parents=True, exist_ok=True)
+            store = cls(folder, expected, create=True)  # the database first: a manifest always has one
             write_manifest(folder, expected)
-            stored = expected
-        elif expected is not None:
+            return store
+        check_database_file(folder / db.DB_NAME)
+        if expected is not None:
             stored.check_compatible(expected, folder)
         elif stored.format_version != FORMAT_VERSION:  # reading (articles, info, remove): the format must match
             stored.check_compatible(Manifest(stored.model, stored.dim, stored.chunking), folder)
-        return cls(folder, stored)
+        store = cls(folder, stored)
+        try:
+            store.check_vector_size()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def check_vector_size(self) -> None:
+        """The manifest's dimension is the stored vectors' (an edited or foreign manifest would otherwise
+        end in a reshape error, or in searches with the wrong model)."""
+        row = self.conn.execute("SELECT length(vector) FROM vectors LIMIT 1").fetchone()
+        if row and row[0] != 4 * self.manifest.dim:
+            raise IndexMismatch(
+                f"{self.folder / MANIFEST_NAME}: says {self.manifest.dim}-d vectors, but the database holds "
+                f"{row[0] // 4}-d ones; the manifest was edited or belongs to another index")
+
+    def generation(self) -> int:
+        """The newest committed generation (one indexed read; cheap enough to ask before every question)."""
+        try:
+            return db.get_generation(self.conn)
+        except sqlite3.DatabaseError as err:
+            raise database_error(self.folder / db.DB_NAME, err, "reading the index") from None
 
     def snapshot(self) -> EmbeddedSnapshot:
         with self.write_lock():
-            db.fill_missing_signatures(self.conn)
+            with contextlib.suppress(sqlite3.OperationalError):  # a full disk: serve without new signatures
+                try:
+                    db.fill_missing_signatures(self.conn)
+                finally:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
             return EmbeddedSnapshot(self.folder, self.manifest)
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        with open(self.folder / ".lock", "w") as handle:
+        """The short lock: one commit at a time, and no snapshot taken halfway through a commit's file swap."""
+        with open(self.folder / COMMIT_LOCK, "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def writer(self, wait: bool = True, on_wait=None) -> Iterator[None]:
+        """Held for a whole ingest or removal, so what it read (stored hashes, the duplicate check) is still
+        true when it commits. Another process holding it: wait, after one line (`on_wait(message)`, default
+        stderr), or with wait=False raise IndexBusy. Re-entrant within one thread."""
+        me = threading.get_ident()
+        if self._writer_owner == me:
+            self._writer_depth += 1
+            try:
+                yield
+            finally:
+                self._writer_depth -= 1
+            return
+        with open(self.folder / WRITER_LOCK, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    raise IndexBusy(f"{self.folder}: another ingest or removal is running on this index; "
+                                    "try again when it has finished (or without --no-wait to wait for it)") from None
+                message = f"waiting for another ingest into {self.folder} to finish"
+                (on_wait or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self._writer_owner, self._writer_depth = me, 1
+            try:
+                yield
+            finally:
+                self._writer_owner, self._writer_depth = None, 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        return db.cached_vectors(self.conn, hashes, self.manifest.dim)
+        try:
+            return db.cached_vectors(self.conn, hashes, self.manifest.dim)
+        except sqlite3.DatabaseError as err:
+            raise database_error(self.folder / db.DB_NAME, err, "reading the embedding cache") from None
 
     def cache_vectors(self, items: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """The cache is not index state: it is committed on its own, so a killed ingest keeps it."""
-        with self.conn:
+        self._transaction(lambda: db.store_vectors(self.conn, items), "caching embeddings")
+
+    def _transaction(self, work, doing: str):
+        """work() inside BEGIN IMMEDIATE .. COMMIT. On failure the rollback never masks the real error
+        (SQLite has already rolled back after a full disk), and an SQLite error becomes one line."""
+        try:
             self.conn.execute("BEGIN IMMEDIATE")
-            db.store_vectors(self.conn, items)
+            result = work()
+            self.conn.execute("COMMIT")
+            return result
+        except BaseException as err:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise database_error(self.folder / db.DB_NAME, err, doing) from err
+            raise
 
     def stored_hashes(self) -> dict[str, tuple[str, str]]:
         """article id -> (record hash, content hash) of what is stored now."""
         return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, record_hash, content_hash FROM articles")}
 
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int:
-        """Apply all changes in one transaction (the commit point), then write the derived files."""
+        """Apply all changes in one transaction (the commit point), then write the derived files. Failing
+        to write those (a full disk) loses nothing: DerivedFilesNotWritten says the change is stored, and
+        the files are rebuilt from the database when the index is next opened."""
         with self.write_lock():
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            def apply() -> int:
                 for article_id in removals:
                     self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
                 for item in additions:
                     db.insert_article(self.conn, item.article, item.sentences, item.chunks, item.vector_hashes)
                 generation = db.get_generation(self.conn) + 1
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            vectors, keywords = build_artifacts(self.conn, self.manifest)
-            save_artifacts(self.folder, generation, vectors, keywords)
-            remove_stale_artifacts(self.folder, generation)
+                return generation
+
+            generation = self._transaction(apply, "committing")
+            try:
+                vectors, keywords = build_artifacts(self.conn, self.manifest)
+                save_artifacts(self.folder, generation, vectors, keywords)
+                remove_stale_artifacts(self.folder, generation)
+            except (OSError, RuntimeError, sqlite3.Error) as err:
+                raise DerivedFilesNotWritten(
+                    f"{self.folder}: the change is stored (generation {generation}), but the search files could "
+                    f"not be written ({_one_line(err)}); they are rebuilt from the database when the index is "
+                    "next opened", generation) from err
             return generation
 
     def describe(self) -> str:
         return "embedded (FAISS inner product + BM25 + SQLite)"
-
-    def latest_generation(self) -> None:
-        """None: only this process's reload() changes what it reads (one folder, one writer lock)."""
-        return None
 
     def stats(self) -> StoreStats:
         count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731

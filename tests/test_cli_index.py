@@ -117,7 +117,9 @@ def test_ingest_into_an_index_of_another_model_is_refused(index_copy, monkeypatc
     code = main(["ingest", "--index", str(index_copy), "--no-progress", str(new)])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith(f"error: {index_copy}: built with model 'fake-hash-encoder' (64-d)") and "(32-d)" in err
+    # one name, two dimensions: said without contradicting itself (issue 14, case 7)
+    assert err.startswith(f"error: {index_copy}: built with model 'fake-hash-encoder' giving 64-d vectors, but the "
+                          "'fake-hash-encoder' loaded here gives 32-d ones")
     assert sorted(listed(run_cli("articles", "--index", str(index_copy), home=tmp_path))) == [
         "bridge", "world/flood", "zoo"]
 

@@ -6,12 +6,13 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.chunk import ChunkSettings
 from index.ingest import build_index, open_for_writing, remove_articles
 from index.manifest import MANIFEST_NAME, IndexMismatch
-from index.store import EmbeddedStore, IndexNotFound, artifact_paths
+from index.store import EmbeddedStore, IndexNotFound, SnapshotExpired, artifact_paths
 from tests.fakes import FakeEncoder
 
 BRIDGE = "Harbour bridge reopens\n\nThe harbour bridge reopened on Tuesday. Engineers replaced the rusty cables.\n"
@@ -235,7 +236,9 @@ def test_other_model_name_is_refused(corpus, tmp_index, fake_encoder):
 
 def test_other_dimension_is_refused(corpus, tmp_index, fake_encoder):
     ingest([corpus], tmp_index, fake_encoder)
-    with pytest.raises(IndexMismatch, match=r"\(64-d\), not 'fake-hash-encoder' \(32-d\)"):
+    # one model name, two dimensions: said without contradicting itself (issue 14, case 7)
+    with pytest.raises(IndexMismatch, match=r"built with model 'fake-hash-encoder' giving 64-d vectors, but the "
+                                            r"'fake-hash-encoder' loaded here gives 32-d"):
         open_for_writing(tmp_index, FakeEncoder(dim=32))
 
 
@@ -269,27 +272,40 @@ def test_unreadable_manifest_and_missing_index(corpus, tmp_index, fake_encoder, 
 # --- snapshots and derived files --------------------------------------------------------------------------------
 
 
-def test_snapshot_taken_before_a_commit_keeps_the_old_state(corpus, tmp_index, fake_encoder):
+def test_snapshot_taken_before_a_commit_keeps_its_view_or_says_it_expired(corpus, tmp_index, fake_encoder):
+    """A snapshot holds no read transaction (issue 14, case 10), so it cannot keep the old bodies of changed
+    articles: what it loaded (article list, sizes, searches) stays; a read of an article changed or removed
+    since raises SnapshotExpired; nothing of the newer generation is ever returned as the old one's."""
+    write(corpus, "flood.txt", FLOOD)
     ingest([corpus], tmp_index, fake_encoder)
     store = EmbeddedStore.open(tmp_index)
     old = store.snapshot()
     old_size = old.size
     write(corpus, "bridge.txt", "Harbour bridge reopens\n\nThe bridge reopened on Wednesday. Divers inspected "
                                 "the granite pillars.\n")
-    ingest([corpus, write(corpus, "flood.txt", FLOOD)], tmp_index, fake_encoder)
+    ingest([corpus], tmp_index, fake_encoder)
     remove_articles(store, ["zoo"])
-    # the old view: same articles, same bodies, same search results
-    assert sorted(a.id for a in old.articles()) == ["bridge", "zoo"]
-    assert "rusty cables" in old.article("bridge").body
-    assert old.article("zoo").title == "Zoo welcomes giraffe"
+    # the old view: same articles, same sizes, same search results
+    assert sorted(a.id for a in old.articles()) == ["bridge", "flood", "zoo"]
     assert old.size == old_size == old.vectors.size == old.keywords.size
     positions, _ = old.search_keyword("giraffe", 5)
-    assert [old.chunk(int(p)).article_id for p in positions] == ["zoo"]
+    assert [int(old.chunk_article_keys[p]) for p in positions] == [old.article_rowid("zoo")]
     positions, _ = old.search_keyword("granite", 5)
     assert len(positions) == 0
+    # unchanged articles read as before; changed or removed ones say so instead of showing another generation
+    assert "cattle" in old.article("flood").body
+    assert [s.text for s in old.sentences("flood")][-1] == "Farmers moved cattle to high ground."
+    for read in (lambda: old.article("bridge"), lambda: old.sentences("zoo"), lambda: old.article("zoo"),
+                 old.near_duplicates):
+        with pytest.raises(SnapshotExpired):
+            read()
+    zoo_position = int(np.flatnonzero(old.chunk_article_keys == old.article_rowid("zoo"))[0])
+    with pytest.raises(SnapshotExpired):
+        old.sentence_vectors(zoo_position)  # its chunk is gone
     # a new view sees the new state
     new = store.snapshot()
     assert sorted(a.id for a in new.articles()) == ["bridge", "flood"]
+    assert "granite" in new.article("bridge").body
     assert new.generation > old.generation
     for handle in (old, new, store):
         handle.close()
