@@ -83,12 +83,12 @@ def collect(assistant, dataset, source: str, leave_gold_out: bool) -> list[Sampl
     return out
 
 
-def gather_all(args) -> list[Sample]:
+def gather_all(args, part: str = "dev") -> list[Sample]:
     from assistant.engine import Assistant, ensure_demo_index
     from eval.datasets import load_questions
     from index.embed import encoder_for_index, load_encoder
 
-    key = hashlib.sha1(f"{args.rtqa_index}|{args.bbc_index}|{args.demo_index}".encode()).hexdigest()[:10]
+    key = hashlib.sha1(f"{args.rtqa_index}|{args.bbc_index}|{args.demo_index}|{part}".encode()).hexdigest()[:10]
     cache = Path("runs") / "fit-cache" / f"samples-{key}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
@@ -98,12 +98,12 @@ def gather_all(args) -> list[Sample]:
     samples: list[Sample] = []
     if args.rtqa_index:
         rtqa = Assistant.load(args.rtqa_index, encoder=encoder)
-        samples += collect(rtqa, load_questions(SHARED / "realtimeqa_news" / "questions.jsonl", part="dev"),
+        samples += collect(rtqa, load_questions(SHARED / "realtimeqa_news" / "questions.jsonl", part=part),
                            "rtqa", True)
     for name in ("bbc_questions", "bbc_questions_2"):
-        samples += collect(bbc, load_questions(DATA / f"{name}.jsonl", part="dev"), name, True)
-    samples += collect(bbc, load_questions(DATA / "bbc_near_miss.jsonl", part="dev"), "bbc_near_miss", False)
-    samples += collect(demo, load_questions(DATA / "demo_questions.jsonl", part="dev"), "demo", True)
+        samples += collect(bbc, load_questions(DATA / f"{name}.jsonl", part=part), name, True)
+    samples += collect(bbc, load_questions(DATA / "bbc_near_miss.jsonl", part=part), "bbc_near_miss", False)
+    samples += collect(demo, load_questions(DATA / "demo_questions.jsonl", part=part), "demo", True)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(samples))
     return samples
@@ -193,7 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bbc-index", type=Path, required=True)
     parser.add_argument("--demo-index", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="model file (default: the shipped one)")
+    parser.add_argument("--score-test", action="store_true",
+                        help="fit nothing: score the shipped model against the session-2 hand weights on the "
+                             "test splits (how often the best candidate is the evidence sentence)")
     args = parser.parse_args(argv)
+    if args.score_test:
+        return score_test(args)
 
     from assistant.answer_model import MODEL_PATH, AnswerModel
     from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES
@@ -256,6 +261,32 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  sentence {name:>22} {w:+.3f}")
     for name, w in sorted(zip(QUESTION_FEATURES, support.coef, strict=True), key=lambda x: -abs(x[1])):
         print(f"  support  {name:>22} {w:+.3f}")
+
+
+def hand_scores(features: np.ndarray) -> np.ndarray:
+    """The session-2 hand weights over the same candidates (for comparison only)."""
+    from assistant.evidence import SENTENCE_FEATURES
+
+    c = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    f = features
+    return (0.55 * f[:, c["similarity"]] + 0.35 * f[:, c["overlap"]] + 0.10 * f[:, c["passage_rank"]]
+            + 0.15 * f[:, c["offers_kind"]] + 0.05 * f[:, c["first_sentence"]] * f[:, c["open_question"]]
+            - 10.0 * f[:, c["outside_passage"]])  # session 2 never looked outside the passages
+
+
+def score_test(args) -> None:
+    from assistant.answer_model import load_model
+
+    model = load_model(args.out) if args.out else load_model()
+    samples = [s for s in gather_all(args, part="test") if s.evidence_texts and len(s.labels)]
+    for source in sorted({s.source for s in samples}) + ["all"]:
+        chosen = [s for s in samples if source in ("all", s.source)]
+        for name, scorer in (("hand weights", hand_scores), ("fitted model", model.sentence.predict)):
+            orders = [np.argsort(-scorer(s.evidence.features), kind="stable") for s in chosen]
+            top1 = np.mean([s.labels[o[0]] for s, o in zip(chosen, orders, strict=True)])
+            top3 = np.mean([s.labels[o[:3]].max() for s, o in zip(chosen, orders, strict=True)])
+            print(f"{source:>16} {name:>13}: best candidate is the evidence {top1:.3f}, in the top 3 {top3:.3f} "
+                  f"({len(chosen)} test questions)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from eval.fit_answers import DATA, SHARED
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rtqa-index", type=Path, required=True)
+    parser.add_argument("--rtqa-index", type=Path, default=None, help="left out when not given")
     parser.add_argument("--bbc-index", type=Path, required=True)
     parser.add_argument("--weights", default="0,0.5,1,2")
     parser.add_argument("--part", default="dev", choices=("dev", "test"))
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     sets = [("rtqa", args.rtqa_index, SHARED / "realtimeqa_news" / "questions.jsonl"),
             ("bbc", args.bbc_index, DATA / "bbc_questions.jsonl"),
             ("bbc2", args.bbc_index, DATA / "bbc_questions_2.jsonl")]
+    sets = [s for s in sets if s[1] is not None]
     encoder = encoder_for_index(args.bbc_index)
     engines = {index: Assistant.load(index, encoder=encoder) for _, index, _ in sets}
     print(f"{'weight':>7} " + " ".join(f"{name + ' ' + m:>12}" for name, _, _ in sets for m in ("hit@1", "hit@5",
