@@ -264,7 +264,7 @@ class Assistant:
             else self.settings.abstain_threshold
         chosen = choose(evidence.candidates, probabilities, summary, min_relative=model.min_relative,
                         min_probability=model.min_probability, min_relative_other=model.min_relative_other,
-                        shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE)
+                        shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE, embed=self.encoder.encode)
         abstained = not chosen or support < threshold
         why = reason(evidence.question, query, top, filters) if abstained else ""
         return Composed(evidence, probabilities, row, support, chosen, abstained, why)

@@ -5,7 +5,7 @@ article that states it, then in an order that reads well."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -20,10 +20,16 @@ if TYPE_CHECKING:
 class SummarySettings:
     max_sentences: int = 3
     max_chars: int = 700
-    # Two answer sentences this similar (bundled MiniLM) state one fact twice: the measure of issue 11.
+    # Two answer sentences this similar, each embedded on its own, state one fact twice: issue 11's measure.
+    # Measured on embeddings of the sentences alone: the pooled in-chunk vectors of one article's sentences
+    # share their context and sit far closer (on the dev splits, 66% of 3-sentence answers had a pooled
+    # pair >= 0.7 against 0% by this measure), so redundancy is judged on fresh embeddings when the engine
+    # passes `embed`.
     repeat_cosine: float = 0.7
-    # A sentence of another article this similar to a chosen one says the same thing: cite it beside it.
+    # A sentence of another article this similar (pooled vectors) to a chosen one says the same thing:
+    # cite it beside it.
     same_fact_cosine: float = 0.8
+    fresh_pool: int = 6  # candidates embedded afresh per answer (the most probable), for redundancy
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,14 @@ def content_terms(text: str) -> set[str]:
 
 def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings: SummarySettings, *,
            min_relative: float, min_probability: float, min_relative_other: float | None = None,
-           shown_before: frozenset[tuple[str, int]] = frozenset(), unseen_min_share: float = 0.0) -> list[Chosen]:
+           shown_before: frozenset[tuple[str, int]] = frozenset(), unseen_min_share: float = 0.0,
+           embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Chosen]:
     """The best candidate, then others in order of probability while they reach `min_relative` of the
     best one's (`min_relative_other` for sentences of another article than the best one's: each article
     cited must earn its place) and `min_probability`, are not a fact already chosen, and fit the budgets.
     Sentences the conversation already showed come last: used only when nothing new qualifies, or when
-    the best new one has under `unseen_min_share` of the best one's probability (the only real support)."""
+    the best new one has under `unseen_min_share` of the best one's probability (the only real support).
+    `embed(texts)` gives the vectors redundancy is judged by (default: the candidates' pooled vectors)."""
     if not len(candidates):
         return []
     top = float(probabilities.max())
@@ -77,6 +85,7 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     order = fresh + [i for i in by_probability if i not in set(fresh)]
     allowed = set(fresh) if fresh else set(passing)
     vectors = np.stack([c.vector for c in candidates])
+    redundancy = _redundancy_vectors(candidates, order, vectors, settings, embed)
     chosen: list[int] = []
     used_chars = 0
     for i in order:
@@ -84,7 +93,7 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
             break
         if chosen and i not in allowed:
             continue
-        if chosen and float((vectors[chosen] @ vectors[i]).max()) >= settings.repeat_cosine:
+        if chosen and float((redundancy(chosen) @ redundancy([i])[0]).max()) >= settings.repeat_cosine:
             continue  # the same fact again, perhaps from another article: cited beside the first below
         if chosen and used_chars + len(candidates[i].text) > settings.max_chars:
             continue
@@ -93,6 +102,23 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     picked = [Chosen(candidates[i], float(probabilities[i]), _same_fact(i, candidates, vectors, settings))
               for i in chosen]
     return reading_order(picked)
+
+
+def _redundancy_vectors(candidates, order: list[int], pooled: np.ndarray, settings: SummarySettings, embed):
+    """indices -> vectors to compare: fresh embeddings of the most probable candidates (one model call,
+    made only when a second sentence is considered), pooled vectors beyond them or without `embed`."""
+    if embed is None:
+        return lambda indices: pooled[indices]
+    head = order[: settings.fresh_pool]
+    cache: dict[int, np.ndarray] = {}
+
+    def vectors(indices: list[int]) -> np.ndarray:
+        if not cache:
+            cache.update(zip(head, np.asarray(embed([candidates[i].text for i in head]), dtype=np.float32),
+                             strict=True))
+        return np.stack([cache[i] if i in cache else pooled[i] for i in indices])
+
+    return vectors
 
 
 def _same_fact(i: int, candidates: Sequence[Candidate], vectors: np.ndarray,

@@ -164,7 +164,7 @@ def choose_threshold(support: np.ndarray, answerable: np.ndarray) -> float:
 
 
 def answer_quality(samples, probabilities, min_relative: float, min_probability: float,
-                   min_relative_other: float) -> dict[str, float]:
+                   min_relative_other: float, embed=None) -> dict[str, float]:
     """Evidence in answer, answer string in answer and citation precision on answerable dev samples, as
     the engine would choose with these floors (3 sentences, default budgets)."""
     from assistant.summarize import SummarySettings, choose
@@ -174,7 +174,8 @@ def answer_quality(samples, probabilities, min_relative: float, min_probability:
         if not s.answerable or not len(p):
             continue
         chosen = choose(s.evidence.candidates, p, SummarySettings(), min_relative=min_relative,
-                        min_probability=min_probability, min_relative_other=min_relative_other)
+                        min_probability=min_probability, min_relative_other=min_relative_other,
+                        embed=embed and _cached(embed))
         text = normalize(" ".join(c.candidate.text for c in chosen))
         if s.evidence_texts:
             evidence_hits.append(any(normalize(e) in text for e in s.evidence_texts))
@@ -185,6 +186,20 @@ def answer_quality(samples, probabilities, min_relative: float, min_probability:
         sizes.append(len(chosen))
     return {"evidence_in_answer": float(np.mean(evidence_hits)), "answer_in_answer": float(np.mean(answer_hits)),
             "citation_precision": float(np.mean(precision)), "sentences": float(np.mean(sizes))}
+
+
+_FRESH: dict[str, np.ndarray] = {}
+
+
+def _cached(embed):
+    """The encoder, remembering sentences already embedded (the floor grid asks for the same ones)."""
+    def cached(texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in _FRESH]
+        if missing:
+            _FRESH.update(zip(missing, embed(missing), strict=True))
+        return np.stack([_FRESH[t] for t in texts])
+
+    return cached
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -245,12 +260,15 @@ def main(argv: list[str] | None = None) -> None:
 
     grid = [(r, m, o) for r in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5) for m in (0.0, 0.02, 0.05)
             for o in (0.1, 0.2, 0.3, 0.5, 0.7, 1.01)]
-    scored = {g: answer_quality(samples, oof, *g) for g in grid}
+    from index.embed import encoder_for_index
+
+    encoder = encoder_for_index(args.bbc_index)
+    scored = {g: answer_quality(samples, oof, *g, embed=encoder.encode) for g in grid}
     best = max(grid, key=lambda g: (scored[g]["evidence_in_answer"] + scored[g]["answer_in_answer"]
                                     + scored[g]["citation_precision"]))
     print(f"floors (dev, out of fold): min_relative {best[0]}, min_probability {best[1]}, "
           f"min_relative_other {best[2]}: {scored[best]}")
-    print(f"  one sentence only: {answer_quality(samples, oof, 1.01, 0.0, 1.01)}")
+    print(f"  one sentence only: {answer_quality(samples, oof, 1.01, 0.0, 1.01, embed=encoder.encode)}")
     model = AnswerModel(sentence, support, threshold, best[0], best[1], best[2], fitted_on=(
         f"dev splits only: RealTime QA dev weeks, BBC written dev halves, BBC near-miss dev, demo dev, "
         f"and leave-gold-out copies ({len(samples)} questions, {int(answerable.sum())} answerable); "

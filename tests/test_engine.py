@@ -181,8 +181,8 @@ def test_follow_up_borrows_the_previous_topic(assistant):
 
 def test_timings_cover_every_stage(assistant):
     answer = assistant.ask("IBM facial recognition")
-    stages = ("embed_query", "dense_search", "keyword_search", "time_prior", "fusion", "near_duplicates",
-              "grouping", "sentence_selection")
+    stages = ("embed_query", "dense_search", "keyword_search", "article_search", "time_prior", "fusion",
+              "near_duplicates", "grouping", "sentence_selection")
     assert set(answer.timings) == {*stages, "total"}
     assert all(0 < answer.timings[stage] < answer.timings["total"] for stage in stages)  # each measured, inside
     assert sum(answer.timings[stage] for stage in stages) <= answer.timings["total"]  # one after another
