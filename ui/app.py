@@ -62,7 +62,7 @@ def build_app(assistant, examples: list[str] | None = None, local: bool = True, 
     secret = secret or browser_secret()
     with gr.Blocks(title="Article Assistant", analytics_enabled=False) as app:
         state = SimpleNamespace(
-            session=gr.State(Session),  # this tab's conversations and waiting questions (server side)
+            session=gr.State(Session()),  # this tab's conversations and questions (server side; copied fresh per tab)
             saved=gr.BrowserState(None, storage_key=SAVED_CONVERSATION_KEY, secret=secret),
             archive=gr.BrowserState([], storage_key=SAVED_ARCHIVE_KEY, secret=secret),
             report=gr.BrowserState(None, storage_key=SAVED_REPORT_KEY, secret=secret))
@@ -328,7 +328,7 @@ def _wire_chat(events: Events, c: SimpleNamespace, state: SimpleNamespace, app: 
 def _wire_corpus(events: Events, c: SimpleNamespace, ask: SimpleNamespace) -> None:
     outputs = [c.table, ask.sources, c.to_remove, c.summary]
 
-    def ingest(files: list[str] | None, replace: bool, request: gr.Request, progress=_PROGRESS) -> tuple:
+    def ingest_upload(files: list[str] | None, replace: bool, request: gr.Request, progress=_PROGRESS) -> tuple:
         """Add uploaded files to the index (one commit); questions keep running meanwhile. A refusal or a
         failure is the status line, never a bare error badge."""
         try:
@@ -346,7 +346,7 @@ def _wire_corpus(events: Events, c: SimpleNamespace, ask: SimpleNamespace) -> No
         return (*events.refresh_corpus(), None)
 
     # The ingest runs in its own queue slot ("write"), so questions are never queued behind it.
-    c.upload.upload(ingest, [c.upload, c.replace], [c.status, c.report], concurrency_id="write",
+    c.upload.upload(ingest_upload, [c.upload, c.replace], [c.status, c.report], concurrency_id="write",
                     concurrency_limit=1, **PRIVATE).then(refresh_and_clear, None, [*outputs, c.upload], **PRIVATE)
     c.api_files.upload(ingest_api, [c.api_files], [c.api_status, c.report], api_name="ingest",
                        concurrency_id="write", concurrency_limit=1).then(events.refresh_corpus, None, outputs,
@@ -447,7 +447,7 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None,
     app.queue(max_size=64)
     return app.launch(
         server_name=host, server_port=port, auth=auth or None, share=share, prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, theme=THEME, css=CSS, ssr_mode=False, show_error=False,
+        quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, theme=THEME, css=CSS, ssr_mode=False, show_error=True,
         footer_links=["api", "settings"], mcp_server=False,
         auth_message="Sign in to use this Article Assistant." if auth else None,
     )

@@ -141,7 +141,8 @@ class Events:
 
     def ask(self, question: Any, history: Sequence[Answer] = (), options: AskOptions | None = None) -> Answer:
         """One question against the current snapshot (the engine keeps it open until it is done)."""
-        return self.assistant.ask(check_question(question), history=list(history), options=options or AskOptions())
+        question = check_question(question)
+        return self.assistant.ask(question, history=list(history), options=options or AskOptions())
 
     @staticmethod
     def form(*values) -> dict:

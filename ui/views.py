@@ -186,9 +186,10 @@ def _marker(turn: int, number: int, preview: tuple[Passage, str] | None = None) 
 
 
 def _title_text(text: str) -> str:
-    """Text safe inside a markdown link title: no quotes, brackets, backslashes or line breaks."""
+    """Text safe inside a markdown link title: no double quotes, backslashes, angle brackets, ampersands or
+    line breaks (the renderer escapes the attribute; this keeps markup out of the message source too)."""
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return text.replace('"', "”").replace("\\", "/")[:300]
+    return text.translate(str.maketrans({'"': "”", "\\": "/", "<": "‹", ">": "›", "&": "＆"}))[:300]
 
 
 def time_line(answer: Answer, time_aware: bool = True, explicit_as_of: bool = False,
