@@ -22,6 +22,13 @@ CSS = """
 .gradio-container input::placeholder, .gradio-container textarea::placeholder { color: #4b5563 !important;
   opacity: 1; }
 .dark .gradio-container input::placeholder, .dark .gradio-container textarea::placeholder { color: #d1d5db !important; }
+footer button, footer a, footer span { color: var(--body-text-color) !important; }
+.gradio-container [data-testid="block-label"], .gradio-container [data-testid="upload-text"],
+.gradio-container [data-testid="upload-text"] * { color: var(--body-text-color) !important; }
+.gradio-container label.selected, .gradio-container label.selected * { background-color: #3730a3 !important;
+  color: #fff !important; }
+#eval-failures p, .gradio-container .table-wrap + p { color: var(--body-text-color) !important; }
+.gradio-container input[role="combobox"] { color: var(--body-text-color) !important; }
 /* A focus ring that is always visible, on every control. */
 .gradio-container :focus-visible, .gradio-container a:focus, .gradio-container button:focus-visible {
   outline: 3px solid var(--aa-focus) !important; outline-offset: 2px !important; }
@@ -87,7 +94,7 @@ table.articles .col-id { overflow-wrap: anywhere; font-family: var(--font-mono);
     overflow-y: auto; padding: 8px 10px 16px; background: var(--background-fill-primary);
     border-top: 2px solid var(--aa-accent); box-shadow: 0 -6px 24px rgba(0,0,0,.25); min-width: 0 !important;
     transform: translateY(105%); visibility: hidden; transition: transform .2s ease, visibility .2s; }
-  body.aa-sources-open #sources-column { transform: none; visibility: visible; }
+  #sources-column[data-open] { transform: none; visibility: visible; }
   #passages, #passages > div { max-height: none !important; }
   table.articles .col-chunks, table.articles .col-id { display: none; }
   table.articles .col-title { min-width: 0; }
@@ -131,8 +138,9 @@ watch('value', () => {
 });
 if (!window.__articleAssistantMarkers) {
   window.__articleAssistantMarkers = true;
-  const open = () => document.body.classList.add('aa-sources-open');
-  const close = () => document.body.classList.remove('aa-sources-open');
+  const column = () => document.querySelector('#sources-column');
+  const open = () => { const c = column(); if (c) c.dataset.open = '1'; };
+  const close = () => { const c = column(); if (c) delete c.dataset.open; };
   window.__articleAssistantDrawer = {open, close};
   document.addEventListener('click', (e) => {
     const link = e.target.closest ? e.target.closest('#chat a[href*="#cite-"]') : null;
@@ -168,6 +176,8 @@ if (!window.__articleAssistantMarkers) {
   document.addEventListener('focusin', (e) => { const m = marker(e); if (m) show(m); else hide(); });
   // Screen readers read a message's aria-label: make it the message's text, not its markdown source.
   const relabel = () => {
+    // Gradio's empty image box has an aria-label without a role (axe: aria-prohibited-attr).
+    document.querySelectorAll('div.empty[aria-label]:not([role])').forEach((d) => d.setAttribute('role', 'img'));
     document.querySelectorAll('#chat [aria-label]').forEach((el) => {
       const label = el.getAttribute('aria-label') || '';
       if (!/[\[\]*#]|cite-/.test(label)) return;
@@ -215,8 +225,9 @@ SEND_QUESTION_JS = r"""
 }
 """
 
-OPEN_SOURCES_JS = "() => { document.body.classList.add('aa-sources-open'); }"
-CLOSE_SOURCES_JS = "() => { document.body.classList.remove('aa-sources-open'); }"
+# (Gradio scopes the app's CSS inside its container, so the drawer's state is an attribute of the column.)
+OPEN_SOURCES_JS = "() => { document.querySelector('#sources-column').dataset.open = '1'; }"
+CLOSE_SOURCES_JS = "() => { delete document.querySelector('#sources-column').dataset.open; }"
 
 # The article view: after each new article, scroll its body to the first supporting sentence.
 ARTICLE_JS = """
