@@ -42,7 +42,7 @@ from ui.style import (
 )
 from ui.views import esc
 
-ASK_CONCURRENCY = 8  # questions answered at once (snapshots are thread-safe); writes have their own slot
+ASK_CONCURRENCY = 4  # questions answered at once (snapshots are thread-safe); writes have their own slot
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 _PROGRESS = gr.Progress()
 SAVED_CONVERSATION_KEY = "article-assistant-conversation"
