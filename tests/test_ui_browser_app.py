@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import free_port, make_assistant
+from tests.conftest import free_port
+from tests.fakes import make_ui_assistant
 from ui.screenshot import CHROMIUM, launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
@@ -36,7 +37,7 @@ def axe_source() -> str | None:
 def app_url(tmp_path_factory):
     from ui.app import build_app, launch
 
-    engine = make_assistant(tmp_path_factory)
+    engine = make_ui_assistant(tmp_path_factory)
     app = build_app(engine, examples=["When may ferries be cancelled along the coast?"], secret="t" * 32)
     _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, quiet=True)
     yield url

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.options import AskOptions
-from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage
+from assistant.results import Answer, AnswerSentence, CitedPassage, Filters, Passage, Story, Support
 
 MAX_CONVERSATIONS = 30  # kept in the browser's history list; the oldest go first
 MAX_TURNS = 200  # per conversation
@@ -54,7 +54,7 @@ def answer_from_json(data: dict) -> Answer:
     window = data.get("time_window")
     return Answer(
         question=str(data.get("question") or ""), query=str(data.get("query") or data.get("question") or ""),
-        sentences=tuple(AnswerSentence(**s) for s in data.get("sentences") or ()),
+        sentences=tuple(_sentence(s) for s in data.get("sentences") or ()),
         cited=tuple(CitedPassage(c["number"], passage(c["passage"]), tuple(tuple(h) for h in c["highlights"]))
                     for c in data.get("cited") or ()),
         passages=passages, abstained=bool(data.get("abstained")), confidence=float(data.get("confidence") or 0.0),
@@ -63,9 +63,28 @@ def answer_from_json(data: dict) -> Answer:
                         filters.get("date_from"), filters.get("date_to")),
         note=str(data.get("note") or ""), timings=dict(data.get("timings") or {}), as_of=data.get("as_of"),
         time_note=str(data.get("time_note") or ""), time_window=tuple(window) if window else None,
-        chronological=bool(data.get("chronological")), shown=shown,
-        **({"reason": data["reason"]} if "reason" in data and "reason" in Answer.__dataclass_fields__ else {}),
+        chronological=bool(data.get("chronological")), shown=shown, reason=str(data.get("reason") or ""),
+        kind=str(data.get("kind") or "answer"), stories=tuple(_story(s) for s in data.get("stories") or ()),
+        more_stories=int(data.get("more_stories") or 0), window_articles=int(data.get("window_articles") or 0),
     )
+
+
+def _fields(cls, data: dict) -> dict:
+    return {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+
+
+def _sentence(data: dict) -> AnswerSentence:
+    known = _fields(AnswerSentence, data)
+    known["also"] = tuple(Support(**_fields(Support, a)) for a in known.get("also") or ())
+    return AnswerSentence(**known)
+
+
+def _story(data: dict) -> Story:
+    known = _fields(Story, data)
+    for name, value in known.items():
+        if isinstance(value, list):
+            known[name] = tuple(value)
+    return Story(**known)
 
 
 @dataclass
@@ -262,6 +281,10 @@ def _md_text(text: str) -> str:
     return md_literal(text)
 
 
+def _markers(sentence) -> str:
+    return getattr(sentence, "markers", None) or f"[{sentence.citation}]"
+
+
 def turn_markdown(turn: ChatTurn, heading: str = "##") -> str:
     """One question and its answer as Markdown: sentences with [n] markers, then the numbered source list
     with title, source, date and URL. Article text is escaped, so it stays text."""
@@ -274,11 +297,11 @@ def turn_markdown(turn: ChatTurn, heading: str = "##") -> str:
         return "\n".join(out)
     if answer.abstained:
         out += [_md_text(abstention_text(answer)), ""]
-    elif answer.chronological:
-        out += [f"- ({_md_text(s.published_at or 'undated')}) {_md_text(s.text)} [{s.citation}]"
+    elif answer.chronological or answer.kind == "briefing":
+        out += [f"- ({_md_text(s.published_at or 'undated')}) {_md_text(s.text)} {_markers(s)}"
                 for s in answer.sentences] + [""]
     else:
-        out += [" ".join(f"{_md_text(s.text)} [{s.citation}]" for s in answer.sentences), ""]
+        out += [" ".join(f"{_md_text(s.text)} {_markers(s)}" for s in answer.sentences), ""]
     sources = source_list(answer)
     if sources:
         out += ["Closest passages:" if answer.abstained else "Sources:", ""]

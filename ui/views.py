@@ -105,16 +105,31 @@ def answer_message(answer: Answer, turn: int, time_aware: bool = True, explicit_
     filters, and the date the question was read against (see time_line)."""
     previews = {c.number: (c.passage, next((s.text for s in answer.sentences if s.citation == c.number), ""))
                 for c in answer.cited}
+
+    def markers(sentence) -> str:  # [n] for the sentence's passage, then for the others saying the same
+        numbers = (sentence.citation, *(a.citation for a in getattr(sentence, "also", ()) or ()))
+        return "".join(_marker(turn, n, previews.get(n)) for n in numbers)
+
     if answer.abstained:
         text = f"**No answer found in the articles.** {md_literal(abstention_text(answer))}"
+    elif getattr(answer, "kind", "answer") == "briefing":
+        sizes = {story.citation: len(story.article_ids) for story in getattr(answer, "stories", ())}
+        lines = [f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} {markers(s)}"
+                 + (f" *({sizes[s.citation]} articles)*" if sizes.get(s.citation, 1) > 1 else "")
+                 for s in answer.sentences]
+        more = getattr(answer, "more_stories", 0)
+        if more:
+            lines.append(f"- *…and {more} more stor{'ies' if more != 1 else 'y'} "
+                         f"({getattr(answer, 'window_articles', 0)} articles in all)*")
+        text = "\n".join(lines)
     elif answer.chronological:
-        text = "\n".join(f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} "
-                         f"{_marker(turn, s.citation, previews.get(s.citation))}" for s in answer.sentences)
+        text = "\n".join(f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} {markers(s)}"
+                         for s in answer.sentences)
     else:
-        text = " ".join(f"{md_literal(s.text)} {_marker(turn, s.citation, previews.get(s.citation))}"
-                        for s in answer.sentences)
+        text = " ".join(f"{md_literal(s.text)} {markers(s)}" for s in answer.sentences)
     notes = [plain_note(answer.note)]
-    if not answer.abstained and max_sentences and len(answer.sentences) < max_sentences:
+    if (not answer.abstained and getattr(answer, "kind", "answer") == "answer" and max_sentences
+            and len(answer.sentences) < max_sentences):
         notes.append(shorter_note(len(answer.sentences), max_sentences))
     notes = [n for n in notes if n]
     if notes:
