@@ -143,3 +143,21 @@ def backend(request) -> str:
 def index_location(backend, request, tmp_path):
     """A not-yet-created index on the test's backend."""
     return location_for(backend, request, tmp_path / "index")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    """The UI tests' tiny index (tests.fakes.UI_ARTICLES) behind an Assistant, one per module.
+    (tests/test_engine.py has its own fixture of this name.)"""
+    from tests.fakes import make_ui_assistant
+
+    engine = make_ui_assistant(tmp_path_factory)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def events(assistant):
+    from ui.events import Events
+
+    return Events(assistant)

@@ -141,3 +141,61 @@ def hand_model():
     support = logistic(QUESTION_FEATURES, {"best_similarity": 7.0, "top_passage_overlap": 3.0}, -3.0)
     return AnswerModel(sentence, support, support_threshold=0.5, min_relative=0.75, min_probability=0.0,
                        min_relative_other=0.75, fitted_on="tests: fixed hand weights")
+
+
+# --- the UI's tiny index: the news articles plus one full of HTML and script payloads ---------------------
+
+HOSTILE_TITLE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> Zanzibar payloads'
+HOSTILE_BODY = (
+    'Zanzibar harbour cameras recorded <img src=x onerror="window.__xss=3"> every protest. '
+    "Click [here](javascript:window.__xss=4) for **bold** claims. <script>window.__xss=6</script> "
+    'The cameras used <svg onload="window.__xss=7"></svg> facial recognition on crowds. '
+    "</div></div><style>body{display:none}</style> Officers said $$x^2$$ and `code` and &lt;b&gt; "
+    "and # not a heading."
+)
+UI_ARTICLES = {
+    **NEWS_ARTICLES,
+    "hostile.json": __import__("json").dumps({"id": "hostile", "title": HOSTILE_TITLE, "source": "<b>Evil</b> Source",
+                                              "published_at": "2020-06-09", "url": "javascript:window.__xss=5",
+                                              "body": HOSTILE_BODY}),
+}
+NEWEST = "2021-03-02"  # the newest article of UI_ARTICLES: the default "as of" of this archive
+
+
+def fake_settings(**changes):
+    """Fixed answer weights (hand_model), not the shipped fitted model; `changes` override AskSettings."""
+    from assistant.engine import AskSettings
+
+    return AskSettings(**({"answer_model": hand_model()} | changes))
+
+
+def write_corpus(folder, articles: dict[str, str] | None = None):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (UI_ARTICLES if articles is None else articles).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def make_ui_assistant(tmp_path_factory, encoder=None, settings=None, articles: dict[str, str] | None = None):
+    """make_assistant over UI_ARTICLES (or `articles`) with the fixed hand-weighted answer model."""
+    return make_assistant(tmp_path_factory, encoder=encoder, settings=settings or fake_settings(),
+                          articles=UI_ARTICLES if articles is None else articles)
+
+
+DEFAULT_FORM = {"sources": [], "date_from": "", "date_to": "", "k": 5, "mode": "hybrid", "max_sentences": 3,
+                "as_of": "", "time_aware": True}
+
+
+def turn(events, question: str, session=None, **options):
+    """Both steps of a chat turn, as the app chains them: (session, outputs of Events.answer)."""
+    from ui.conversations import Session
+
+    session = session if session is not None else Session()
+    events.push(session, question, DEFAULT_FORM | options)
+    return session, events.answer(session)
+
+
+def is_skip(value) -> bool:
+    import gradio as gr
+
+    return value == gr.skip()

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import urllib.request
 
 import pytest
 
-from tests.fakes import FakeEncoder
-from tests.test_ui_events import make_assistant
+from tests.conftest import free_port
+from tests.fakes import FakeEncoder, make_ui_assistant
 
 Client = pytest.importorskip("gradio_client").Client
+AppError = pytest.importorskip("gradio_client.exceptions").AppError
 handle_file = pytest.importorskip("gradio_client").handle_file
 
 # Gradio's queue trips pandas deprecation warnings of its own; they say nothing about this app.
@@ -37,18 +37,12 @@ class GatedEncoder(FakeEncoder):
         return super().encode(texts)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     from ui.app import build_app, launch
 
     encoder = GatedEncoder()
-    engine = make_assistant(tmp_path_factory, encoder=encoder)
+    engine = make_ui_assistant(tmp_path_factory, encoder=encoder)
     app = build_app(engine)
     _, url, _ = launch(app, port=free_port(), prevent_thread_lock=True, quiet=True)
     client = Client(url, verbose=False)
@@ -87,19 +81,47 @@ def test_ask_options_and_bad_input(served):
     client, _, _ = served
     only = client.predict(question="police", sources=["Harbor Times"], k=2, mode="keyword", max_sentences=1,
                           api_name="/ask")
-    assert all(p["source"] == "Harbor Times" for p in only["passages"])
-    assert only["mode"] == "keyword" and len(only["sentences"]) <= 1
-    with pytest.raises(Exception, match="must look like 2020-06-10"):
+    assert only["passages"] and {p["source"] for p in only["passages"]} == {"Harbor Times"}
+    assert only["mode"] == "keyword" and len(only["sentences"]) == 1
+    with pytest.raises(AppError, match="must look like 2020-06-10"):
         client.predict(question="What did IBM say?", date_from="June", api_name="/ask")
-    with pytest.raises(Exception, match="question is empty"):
+    with pytest.raises(AppError, match="question is empty"):
         client.predict(question="  ", api_name="/ask")
+
+
+def test_ask_returns_the_shown_passages_and_the_full_ranking_on_request(served):
+    client, _, _ = served
+    light = client.predict(question="What did IBM say about facial recognition?", k=2, api_name="/ask")
+    assert 1 <= len(light["passages"]) <= 2 and "shown" not in light
+    cited = {c["passage"]["chunk_id"] for c in light["cited"]}
+    assert cited <= {p["chunk_id"] for p in light["passages"]}
+    full = client.predict(question="What did IBM say about facial recognition?", k=2, full_ranking=True,
+                          api_name="/ask")
+    assert len(full["passages"]) > len(full["shown"]) == len(light["passages"])
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"question": "What did IBM say?", "k": "abc"}, "'k' must be a whole number, not 'abc'"),
+    ({"question": 42}, "the question must be text, not int"),
+    ({"question": "What did IBM say?", "k": 50}, "'k' must be a whole number from 1 to 20"),
+    ({"question": "What did IBM say?", "history": "x"}, "'history' must be a list"),
+    ({"question": "What did IBM say?", "as_of": "9999-12-31"}, "must be between 1800-01-01 and 2200-12-31"),
+    ({"question": "What did IBM say?", "mode": 3}, "'mode' must be one of hybrid, dense, keyword"),
+    ({"question": "What did IBM say?", "full_ranking": "yes"}, "'full_ranking' must be true or false"),
+])
+def test_every_http_error_carries_its_reason(served, body, reason):
+    _, _, url = served
+    stream = http_call(url, body, route="v2/ask")
+    assert "event: error" in stream
+    message = json.loads(stream.split("data: ", 1)[1].splitlines()[0])
+    assert message and reason in str(message)
 
 
 def test_ask_as_of_and_time_aware(served):
     client, _, _ = served
     params = {p["parameter_name"]: p for p in
               client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]["parameters"]}
-    assert list(params)[-3:] == ["as_of", "time_aware", "per_article"]
+    assert list(params)[-4:] == ["as_of", "time_aware", "per_article", "full_ranking"]
     assert params["as_of"]["parameter_default"] is None and params["time_aware"]["parameter_default"] is True
     assert params["per_article"]["parameter_default"] == 2
 
@@ -118,18 +140,22 @@ def test_ask_as_of_and_time_aware(served):
     timeline = client.predict(question="timeline of police use of facial recognition", api_name="/ask")
     assert timeline["chronological"] and timeline["text"].startswith(f"({timeline['sentences'][0]['published_at']})")
     assert all("also_reported_by" in p for p in timeline["passages"])
-    with pytest.raises(Exception, match="'as of' date must look like 2020-06-10"):
+    with pytest.raises(AppError, match="'as of' date must look like 2020-06-10"):
         client.predict(question="What did IBM say?", as_of="yesterday", api_name="/ask")
 
 
-def http_ask(url: str, body: dict, route: str = "ask") -> dict:
-    """The two plain-HTTP requests of ui/API.md: queue the call, then read its result from the stream."""
+def http_call(url: str, body: dict, route: str = "ask") -> str:
+    """The two plain-HTTP requests of ui/API.md: queue the call, then read its event stream."""
     request = urllib.request.Request(f"{url}gradio_api/call/{route}", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         event = json.load(response)["event_id"]
     with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=30) as response:
-        stream = response.read().decode()
+        return response.read().decode()
+
+
+def http_ask(url: str, body: dict, route: str = "ask") -> dict:
+    stream = http_call(url, body, route)
     assert "event: complete" in stream, stream[:500]
     return json.loads(stream.split("data: ", 1)[1].splitlines()[0])[0]
 
@@ -137,8 +163,9 @@ def http_ask(url: str, body: dict, route: str = "ask") -> dict:
 def test_plain_http_ask_positional_and_by_name(served):
     _, _, url = served
     first = ["What did IBM say in June 2020?", None, None, None, None, 5, "hybrid", 3]
-    assert http_ask(url, {"data": [*first, None, True, 2]})["time_note"] == "Searching articles from June 2020"
-    full = http_ask(url, {"data": [*first, "2020-06-12", False, 0]})
+    assert http_ask(url, {"data": [*first, None, True, 2, False]})["time_note"] == "Searching articles from June 2020"
+    assert "needed: 12, got: 11" in http_call(url, {"data": [*first, None, True, 2]})  # a reason, not null
+    full = http_ask(url, {"data": [*first, "2020-06-12", False, 0, False]})
     assert (full["as_of"], full["time_note"]) == ("2020-06-12", "")
     named = http_ask(url, {"question": "What did IBM say in June 2020?", "as_of": "2020-06-12"}, route="v2/ask")
     # June 2020 ends at the as-of date: nothing later was published when the question was asked
@@ -154,7 +181,7 @@ def test_ingest_adds_and_rejects_by_type(served, tmp_path):
     assert report["added"] == ["harbour-report"] and "Added 1" in message
     assert "harbour-report" in {r["id"] for r in client.predict(api_name="/list_articles")}
     answer = client.predict(question="When do the new harbour cranes arrive?", api_name="/ask")
-    assert any(p["article_id"] == "harbour-report" for p in answer["passages"])
+    assert answer["passages"][0]["article_id"] == "harbour-report"
 
     bad = tmp_path / "tool.exe"
     bad.write_text("MZ")
@@ -198,12 +225,12 @@ def test_questions_are_answered_while_an_ingest_runs(served, tmp_path):
 def test_login(tmp_path_factory):
     from ui.app import build_app, launch
 
-    engine = make_assistant(tmp_path_factory)
+    engine = make_ui_assistant(tmp_path_factory)
     app = build_app(engine)
     try:
         _, url, _ = launch(app, port=free_port(), auth=[("ann", "s3cret")], prevent_thread_lock=True, quiet=True)
-        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
-            Client(url, verbose=False).predict(api_name="/list_articles")
+        with pytest.raises(ValueError, match="credentials were not provided"):  # refused before any call
+            Client(url, verbose=False)
         client = Client(url, auth=("ann", "s3cret"), verbose=False)
         assert client.predict(api_name="/list_articles")
         client.close()

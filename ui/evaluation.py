@@ -16,10 +16,18 @@ from pathlib import Path
 
 from eval import datasets as eval_datasets
 
-SOURCE_FILE = "Questions file"
+SOURCE_FILE = "A bundled question set"
+SOURCE_UPLOAD = "An uploaded questions file"
 SOURCE_SYNTHETIC = "Synthetic questions from this index"
-SOURCES = (SOURCE_FILE, SOURCE_SYNTHETIC)
-DEMO_DATASET = Path(eval_datasets.__file__).resolve().parent / "data" / "demo_questions.jsonl"
+SOURCES = (SOURCE_FILE, SOURCE_UPLOAD, SOURCE_SYNTHETIC)
+BUNDLED_DIR = Path(eval_datasets.__file__).resolve().parent / "data"
+DEMO_DATASET = BUNDLED_DIR / "demo_questions.jsonl"
+UPLOAD_SUFFIXES = (".jsonl",)
+MAX_QUESTIONS_BYTES = 5 * 1024 * 1024
+MAX_QUESTIONS_LABEL = "5 MB"
+# Report files go under one folder of the system's temporary directory, so a saved report can be shown
+# again after a reload without trusting any other path.
+REPORTS_ROOT = Path(tempfile.gettempdir()) / "article-assistant-eval"
 FAILURE_COLUMNS = ["Mode", "Question", "Gold article", "Expected answer", "First relevant rank", "Produced answer",
                    "Problem"]
 TOP = 5  # a gold article ranked below this is a retrieval failure
@@ -42,15 +50,34 @@ class Refused(Exception):
     """The evaluation cannot run as asked; the message says why, in one line or two."""
 
 
-def run_evaluation(assistant, source: str, path: str | None, modes: Sequence[str] | None, limit: float | None,
-                   time_aware: bool = True, progress: Callable | None = None, out: Path | None = None) -> Outcome:
-    """Never raises for bad input: every problem comes back as Outcome.message (no traceback)."""
+def bundled_sets() -> list[str]:
+    """The question sets that ship with the project (eval/data/*.jsonl), by file name."""
+    return sorted(p.name for p in BUNDLED_DIR.glob("*.jsonl"))
+
+
+def upload_roots() -> list[Path]:
+    """Where Gradio keeps uploaded files (its cache): the only other place a questions file may come from."""
+    import os
+
+    roots = [Path(tempfile.gettempdir()) / "gradio"]
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        roots.insert(0, Path(os.environ["GRADIO_TEMP_DIR"]))
+    return [r.resolve() for r in roots]
+
+
+def run_evaluation(assistant, source: str, path: str | None, modes: Sequence[str] | None, limit: float | str | None,
+                   time_aware: bool = True, progress: Callable | None = None, out: Path | None = None,
+                   upload: str | None = None, upload_roots: Sequence[Path] | None = None) -> Outcome:
+    """Never raises for bad input: every problem comes back as Outcome.message (no traceback).
+
+    Reads only a bundled question set named by `path` (a file name from bundled_sets()) or a file uploaded
+    through the tab (`upload`, inside Gradio's upload folder): never another server path."""
     from eval.datasets import DatasetError
 
     try:
         chosen = _modes(modes)
         limit = _limit(limit)
-        dataset, label = _dataset(assistant, source, path, limit)
+        dataset, label = _dataset(assistant, source, path, limit, upload, upload_roots)
         dataset = first_questions(dataset, limit)
         notes = _coverage(assistant, dataset)
         return _run(assistant, dataset, label, chosen, bool(time_aware), progress, notes, out)
@@ -78,18 +105,20 @@ def _modes(modes: Sequence[str] | str | None) -> list[str]:
 
 
 def _limit(limit: float | str | None) -> int | None:
-    if limit in (None, ""):
+    """"all" (or empty) → None; a whole number ≥ 1 → itself; 0 still means all, for API callers."""
+    if limit is None or (isinstance(limit, str) and limit.strip().lower() in ("", "all")):
         return None
     try:
         value = float(limit)
-    except (TypeError, ValueError):
-        raise Refused(f"The question limit must be a whole number, not {limit!r}.") from None
-    if value < 0 or value != int(value):
-        raise Refused(f"The question limit must be a whole number of at least 1 (empty or 0: all), not {limit}.")
+    except (TypeError, ValueError, OverflowError):
+        raise Refused(f"The question limit must be a whole number or “all”, not {limit!r}.") from None
+    if value < 0 or not value.is_integer():
+        raise Refused(f"The question limit must be a whole number of at least 1, or “all”, not {limit}.")
     return int(value) or None
 
 
-def _dataset(assistant, source: str, path: str | None, limit: int | None):
+def _dataset(assistant, source: str, path: str | None, limit: int | None, upload: str | None = None,
+             roots: Sequence[Path] | None = None):
     from eval.datasets import load_dataset, synthetic_questions
 
     if source == SOURCE_SYNTHETIC:
@@ -102,12 +131,19 @@ def _dataset(assistant, source: str, path: str | None, limit: int | None):
         if not dataset.questions:
             raise Refused("No synthetic questions could be drawn: the articles have no titles or long sentences.")
         return dataset, "synthetic questions drawn from this index"
-    if source != SOURCE_FILE:
+    if source == SOURCE_FILE:
+        name = (path or "").strip() if isinstance(path, str) else ""
+        if not name:
+            raise Refused("Choose one of the bundled question sets, upload a questions file, or choose synthetic "
+                          "questions.")
+        if name not in bundled_sets():
+            raise Refused(f"{name[:80]!r} is not one of the bundled question sets ({', '.join(bundled_sets())}); "
+                          "upload your own file instead.")
+        where = BUNDLED_DIR / name
+    elif source == SOURCE_UPLOAD:
+        where = _uploaded(upload, roots)
+    else:
         raise Refused(f"Unknown question source {source!r}.")
-    text = (path or "").strip()
-    if not text:
-        raise Refused("Enter the path of a questions .jsonl file, or choose synthetic questions.")
-    where = Path(text).expanduser()
     dataset = load_dataset(where)
     if dataset.articles_path is not None:
         brought = ("a BEIR folder with its own corpus" if dataset.kind == "beir"
@@ -115,7 +151,26 @@ def _dataset(assistant, source: str, path: str | None, limit: int | None):
         raise Refused(f"This dataset brings {brought}, so it needs an index of its own, which the app does not "
                       f"build. Run it from the command line, which builds and reuses that index:\n"
                       f"    assistant eval {where}")
-    return dataset, f"questions from {where.name}"
+    return dataset, f"questions from {_display_name(where, source)}"
+
+
+def _uploaded(upload: str | None, roots: Sequence[Path] | None) -> Path:
+    """The uploaded questions file, if it is one: inside Gradio's upload folder, a .jsonl, within the size
+    limit. Nothing else on the server is opened."""
+    if not upload or not isinstance(upload, str):
+        raise Refused("Upload a questions file (.jsonl) first.")
+    where = Path(upload)
+    try:
+        resolved = where.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise Refused("The uploaded file is no longer on the server: upload it again.") from None
+    if not any(resolved.is_relative_to(root) for root in (roots or upload_roots())):
+        raise Refused("Only files uploaded through this tab, or the bundled question sets, can be evaluated.")
+    if resolved.suffix.lower() not in UPLOAD_SUFFIXES or not resolved.is_file():
+        raise Refused(f"{where.name}: expected a questions .jsonl file (one JSON object per line).")
+    if resolved.stat().st_size > MAX_QUESTIONS_BYTES:
+        raise Refused(f"{where.name}: larger than the {MAX_QUESTIONS_LABEL} limit for questions files.")
+    return resolved
 
 
 def first_questions(dataset, limit: int | None):
@@ -163,16 +218,46 @@ def _run(assistant, dataset, label: str, modes: list[str], time_aware: bool,
             done += 1
         results[config.name] = ConfigResult(config, summarize(dataset, rows), tuple(rows))
     seconds = time.perf_counter() - started
-    folder = out or Path(tempfile.mkdtemp(prefix="assistant-eval-"))
+    if out is None:
+        REPORTS_ROOT.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="run-", dir=REPORTS_ROOT))
+    folder = out
     index_dir = getattr(getattr(assistant, "store", None), "folder", "the current index")
     files = write_results(folder, dataset, results, 0.0, index_dir)
     failures = failure_rows(dataset, results)
     failed = len({row[1] for row in failures})
     found = f"{len(failures)} failure(s) on {failed} question(s), listed below" if failures else "no failures"
     message = [f"Evaluated {len(questions)} {label} in {len(modes)} mode(s) ({', '.join(modes)}) against the "
-               f"current index in {seconds:.1f} s: {found}.", *notes, f"Report files: {folder}"]
+               f"current index in {seconds:.1f} s: {found}.", *notes]
     return Outcome("\n".join(message), report_markdown(files.report_md.read_text(encoding="utf-8")),
                    str(files.recall_curve) if files.recall_curve else None, failures, folder)
+
+
+def _display_name(where: Path, source: str) -> str:
+    """Uploads are stored as <cache>/<hash>/<name>: the name is what the user knows."""
+    return where.name
+
+
+def saved_report(outcome: Outcome) -> dict:
+    """What the browser keeps of the last report (gr.BrowserState), so that it outlives a reload."""
+    return {"message": outcome.message, "report_md": outcome.report_md, "plot": outcome.plot,
+            "failures": outcome.failures}
+
+
+def restore_report(saved) -> tuple[str, str, str | None, list]:
+    """(status, report, plot, failures) from a saved report; the plot only from this app's report folder."""
+    if not isinstance(saved, dict) or not saved.get("message"):
+        return "", "", None, []
+    plot = saved.get("plot")
+    if plot:
+        try:
+            resolved = Path(plot).resolve(strict=True)
+            plot = str(resolved) if resolved.is_relative_to(REPORTS_ROOT.resolve()) else None
+        except (OSError, RuntimeError, TypeError):
+            plot = None
+    failures = saved.get("failures")
+    rows = [[str(c) for c in row] for row in failures if isinstance(row, list)] if isinstance(failures, list) else []
+    return str(saved["message"]), str(saved.get("report_md") or ""), plot, rows
 
 
 def report_markdown(text: str) -> str:

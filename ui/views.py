@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
-from assistant.results import Answer, Passage
+from assistant.results import Answer, Filters, Passage
 
 CLOSEST = 3  # passages offered for inspection when the assistant abstains (as the CLI does)
 
@@ -82,7 +82,8 @@ def parse_cite_key(key: object) -> tuple[int, int] | None:
 def shown_passages(answer: Answer) -> list[Shown]:
     """The cited passages, or the closest ones when the assistant abstained (no highlights then)."""
     if answer.abstained:
-        return [Shown(i + 1, p) for i, p in enumerate(answer.passages[:CLOSEST])]
+        closest = answer.shown or answer.passages
+        return [Shown(i + 1, p) for i, p in enumerate(closest[:CLOSEST])]
     return [Shown(c.number, c.passage, c.highlights) for c in answer.cited]
 
 
@@ -97,27 +98,113 @@ def user_message(question: str) -> str:
 
 
 def answer_message(answer: Answer, turn: int, time_aware: bool = True, explicit_as_of: bool = False,
-                   today: date | None = None) -> str:
-    """The answer as chat markdown: escaped sentences, each followed by a link-styled [n] marker; a
-    chronological answer is a list with each sentence's article date first. The last line always says
-    which date the question was read against (see time_line)."""
+                   today: date | None = None, max_sentences: int | None = None) -> str:
+    """The answer as chat markdown: escaped sentences, each followed by a link-styled [n] marker (its title
+    previews the passage); a chronological answer is a list with each sentence's article date first. Then,
+    in plain words: why it abstained, how a follow-up was read, why it is shorter than asked, the active
+    filters, and the date the question was read against (see time_line)."""
+    previews = {c.number: (c.passage, next((s.text for s in answer.sentences if s.citation == c.number), ""))
+                for c in answer.cited}
+
+    def markers(sentence) -> str:  # [n] for the sentence's passage, then for the others saying the same
+        numbers = (sentence.citation, *(a.citation for a in getattr(sentence, "also", ()) or ()))
+        return "".join(_marker(turn, n, previews.get(n)) for n in numbers)
+
     if answer.abstained:
-        text = "**No answer found in the articles.** The closest passages are listed beside the chat."
+        text = f"**No answer found in the articles.** {md_literal(abstention_text(answer))}"
+    elif getattr(answer, "kind", "answer") == "briefing":
+        sizes = {story.citation: len(story.article_ids) for story in getattr(answer, "stories", ())}
+        lines = [f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} {markers(s)}"
+                 + (f" *({sizes[s.citation]} articles)*" if sizes.get(s.citation, 1) > 1 else "")
+                 for s in answer.sentences]
+        more = getattr(answer, "more_stories", 0)
+        if more:
+            lines.append(f"- *…and {more} more stor{'ies' if more != 1 else 'y'} "
+                         f"({getattr(answer, 'window_articles', 0)} articles in all)*")
+        text = "\n".join(lines)
     elif answer.chronological:
-        text = "\n".join(f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} "
-                         f"{_marker(turn, s.citation)}" for s in answer.sentences)
+        text = "\n".join(f"- **{md_literal(s.published_at or 'undated')}** {md_literal(s.text)} {markers(s)}"
+                         for s in answer.sentences)
     else:
-        text = " ".join(f"{md_literal(s.text)} {_marker(turn, s.citation)}" for s in answer.sentences)
-    if answer.note:
-        text += f"\n\n*{md_literal(answer.note)}*"
-    line = time_line(answer, time_aware, explicit_as_of, today)
+        text = " ".join(f"{md_literal(s.text)} {markers(s)}" for s in answer.sentences)
+    notes = [plain_note(answer.note)]
+    if (not answer.abstained and getattr(answer, "kind", "answer") == "answer" and max_sentences
+            and len(answer.sentences) < max_sentences):
+        notes.append(shorter_note(len(answer.sentences), max_sentences))
+    notes = [n for n in notes if n]
+    if notes:
+        text += f"\n\n*{md_literal(' · '.join(notes))}*"
+    line = " · ".join(x for x in (filters_line(answer.filters), time_line(answer, time_aware, explicit_as_of, today))
+                      if x)
     if line:
         text += f"\n\n*{md_literal(line)}*"
     return text
 
 
-def _marker(turn: int, number: int) -> str:
-    return f"[\\[{number}\\]](#cite-{cite_key(turn, number)})"
+_WEAK = re.compile(r"(?:;\s*)?evidence too weak \(confidence [0-9.]+\)")
+
+
+def plain_note(note: str) -> str:
+    """The engine's note without its score jargon ("evidence too weak (confidence 0.09)"): the abstention
+    line says the same in words."""
+    return _WEAK.sub("", note or "").strip(" ;")
+
+
+def abstention_text(answer: Answer) -> str:
+    """Why there is no answer, in plain words: the engine's own reason when it gives one, else what the
+    retrieval found."""
+    reason = str(getattr(answer, "reason", "") or "").strip()
+    if reason:
+        reason = reason[0].upper() + reason[1:]
+        reason = reason if reason.endswith((".", "!", "?")) else reason + "."
+    elif not (answer.shown or answer.passages):
+        reason = ("No article matches your filters." if not answer.filters.is_empty()
+                  else "The index has no passages to search.")
+        return reason
+    else:
+        reason = "None of the passages found has a sentence that answers it closely enough."
+    return reason + " The closest passages are listed under Sources."
+
+
+def shorter_note(got: int, asked: int) -> str:
+    return (f"{got} sentence{'s' if got != 1 else ''}, not {asked}: the other sentences found were much weaker "
+            "matches or repeated these")
+
+
+def filters_line(filters: Filters | None) -> str:
+    """The active filters in words ("" when none), e.g. "Only Harbor Times · published 2020-06-01 to 2020-06-30"."""
+    if filters is None or filters.is_empty():
+        return ""
+    parts = []
+    if filters.sources:
+        parts.append("Only " + ", ".join(filters.sources))
+    if filters.date_from and filters.date_to:
+        parts.append(f"published {filters.date_from} to {filters.date_to}")
+    elif filters.date_from:
+        parts.append(f"published from {filters.date_from}")
+    elif filters.date_to:
+        parts.append(f"published up to {filters.date_to}")
+    if filters.article_ids:
+        parts.append(f"{len(filters.article_ids)} chosen article(s)")
+    return "Filters: " + " · ".join(parts)
+
+
+def _marker(turn: int, number: int, preview: tuple[Passage, str] | None = None) -> str:
+    """[n] as a link to #cite-<turn>-<n>; its title (title · source · date: the sentence) previews the
+    passage on hover and focus (the page script turns it into a tooltip)."""
+    title = ""
+    if preview is not None:
+        passage, sentence = preview
+        words = " · ".join(x for x in (passage.title or "(untitled)", passage.source, passage.published_at) if x)
+        title = " " + '"' + _title_text(f"[{number}] {words}: {sentence}") + '"'
+    return f"[\\[{number}\\]](#cite-{cite_key(turn, number)}{title})"
+
+
+def _title_text(text: str) -> str:
+    """Text safe inside a markdown link title: no double quotes, backslashes, angle brackets, ampersands or
+    line breaks (the renderer escapes the attribute; this keeps markup out of the message source too)."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return text.translate(str.maketrans({'"': "”", "\\": "/", "<": "‹", ">": "›", "&": "＆"}))[:300]
 
 
 def time_line(answer: Answer, time_aware: bool = True, explicit_as_of: bool = False,
@@ -187,37 +274,47 @@ def highlighted(text: str, spans: Iterable[tuple[int, int]], css_class: str = "h
     return "".join(out)
 
 
-def panel_html(answer: Answer | None, turn: int = 0, selected: int | None = None) -> str:
-    """The passages of one answer as clickable cards (data-cite names them for the click handler)."""
+def panel_html(answer: Answer | None, turn: int = 0, selected: int | None = None, copy_text: str = "") -> str:
+    """The passages of one answer as cards (data-cite names them for the click handler). Each card's title
+    is a button that opens the article; the passage text is a keyboard-scrollable region. `copy_text` (the
+    answer as clean text with its sources) backs the panel's "Copy answer" button."""
     if answer is None:
         return ('<div class="panel-empty">Ask a question: the passages it cites appear here, with the '
                 'supporting sentences highlighted. Select one to read the whole article.</div>')
     shown = shown_passages(answer)
-    if answer.abstained:
-        heading = "No answer: the closest passages"
-    else:
-        heading = f"Sources ({len(shown)})"
+    heading = "No answer: the closest passages" if answer.abstained else f"Sources ({len(shown)})"
     out = [f'<div class="panel" data-turn="{turn}">',
-           f'<div class="panel-head"><strong>{esc(heading)}</strong>'
-           f'<span class="panel-q">for “{esc(answer.question)}”</span></div>']
+           f'<div class="panel-head"><h2 class="panel-title">{esc(heading)}</h2>'
+           f'<span class="panel-q">for “{esc(answer.question)}”</span>'
+           + (f'<button type="button" class="copy-answer">Copy answer with sources</button>'
+              f'<pre class="copy-text" hidden>{esc(copy_text)}</pre>' if copy_text else "")
+           + '</div>']
     if not shown:
-        out.append('<div class="panel-empty">No passages matched (check the filters).</div>')
+        out.append(f'<div class="panel-empty">{esc(abstention_text(answer).split(" The closest")[0])}</div>')
     for item in shown:
         p = item.passage
         classes = "cite-card" + (" selected" if item.number == selected else "") + (
             " closest" if answer.abstained else "")
+        key = cite_key(turn, item.number)
         out.append(
-            f'<div class="{classes}" id="passage-{item.number}" data-cite="{cite_key(turn, item.number)}" '
-            f'role="button" tabindex="0" title="Show the whole article">'
-            f'<div class="card-head"><span class="num">[{item.number}]</span> '
-            f'<span class="title">{esc(p.title) or "(untitled)"}</span></div>'
+            f'<div class="{classes}" id="passage-{item.number}" data-cite="{key}">'
+            f'<div class="card-head"><button type="button" class="open-article" data-cite="{key}" '
+            f'aria-pressed="{"true" if item.number == selected else "false"}" '
+            f'title="Show the whole article"><span class="num">[{item.number}]</span> '
+            f'<span class="title">{esc(p.title) or "(untitled)"}</span></button></div>'
             f'<div class="meta">{meta_line(p.title, p.source, p.published_at, p.url)}</div>'
             f'{also_reported_html(p.also_reported_by)}'
-            f'<div class="passage-text">{highlighted(p.text, item.highlights)}</div>'
+            f'<div class="passage-text" tabindex="0" role="region" aria-label="Passage [{item.number}]">'
+            f'{highlighted(p.text, item.highlights)}</div>'
             f'</div>'
         )
     out.append("</div>")
     return "".join(out)
+
+
+def panel_error_html(message: str) -> str:
+    """The panel after a question that could not be answered: empty, saying so (no older answer's cards)."""
+    return f'<div class="panel-empty" role="status">No sources: {esc(message)}</div>'
 
 
 def also_reported_html(sources: Sequence[str]) -> str:
@@ -226,6 +323,24 @@ def also_reported_html(sources: Sequence[str]) -> str:
     if not names:
         return ""
     return f'<div class="also">Also reported by: {esc(", ".join(names))}</div>'
+
+
+# --- corpus ---------------------------------------------------------------------------------------------
+
+def articles_table_html(rows: Sequence[dict]) -> str:
+    """The Corpus tab's table: escaped cells, dates on one line, a keyboard-scrollable box."""
+    head = "".join(f'<th scope="col" class="col-{k}">{esc(label)}</th>' for k, label in
+                   (("title", "Title"), ("source", "Source"), ("date", "Date"), ("chunks", "Chunks"), ("id", "ID")))
+    body = "".join(
+        f'<tr><td class="col-title">{esc(r["title"]) or "(untitled)"}</td><td class="col-source">'
+        f'{esc(r["source"] or "")}</td><td class="col-date">{esc(r["published_at"] or "")}</td>'
+        f'<td class="col-chunks">{esc(r["chunks"])}</td><td class="col-id">{esc(r["id"])}</td></tr>'
+        for r in rows)
+    if not rows:
+        body = '<tr><td colspan="5">The index has no articles yet: add some below.</td></tr>'
+    return (f'<div class="articles-box" tabindex="0" role="region" aria-label="Articles in the index">'
+            f'<table class="articles"><caption>Articles in the index, newest first</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 # --- article view -----------------------------------------------------------------------------------
@@ -257,10 +372,11 @@ def article_html(article, supporting: Sequence[tuple[int, int]], passage_span: t
     label = f"[{number}] " if number is not None else ""
     return (
         f'<div class="article" data-article-id="{esc(article.id)}">'
-        f'<div class="article-title">{esc(label)}{esc(article.title) or "(untitled)"}</div>'
+        f'<h2 class="article-title">{esc(label)}{esc(article.title) or "(untitled)"}</h2>'
         f'<div class="meta">{meta_line(article.title, article.source, article.published_at, article.url)}'
         f'{" · " + esc(authors) if authors else ""}</div>'
-        f'<div class="article-body">{"".join(pieces)}</div></div>'
+        f'<div class="article-body" tabindex="0" role="region" aria-label="Article text">{"".join(pieces)}</div>'
+        f'</div>'
     )
 
 
