@@ -23,13 +23,12 @@ class SummarySettings:
     # Two answer sentences this similar, each embedded on its own, state one fact twice: issue 11's measure.
     # Measured on embeddings of the sentences alone: the pooled in-chunk vectors of one article's sentences
     # share their context and sit far closer (on the dev splits, 66% of 3-sentence answers had a pooled
-    # pair >= 0.7 against 0% by this measure), so redundancy is judged on fresh embeddings when the engine
-    # passes `embed`.
+    # pair >= 0.7 against 0% by this measure), so a close pooled pair is judged again on fresh embeddings
+    # when the engine passes `embed`.
     repeat_cosine: float = 0.7
     # A sentence of another article this similar (pooled vectors) to a chosen one says the same thing:
     # cite it beside it.
     same_fact_cosine: float = 0.8
-    fresh_pool: int = 6  # candidates embedded afresh per answer (the most probable), for redundancy
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     order = fresh + [i for i in by_probability if i not in set(fresh)]
     allowed = set(fresh) if fresh else set(passing)
     vectors = np.stack([c.vector for c in candidates])
-    redundancy = _redundancy_vectors(candidates, order, vectors, settings, embed)
+    repeats = _redundancy_check(candidates, vectors, settings, embed)
     chosen: list[int] = []
     used_chars = 0
     for i in order:
@@ -93,7 +92,7 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
             break
         if chosen and i not in allowed:
             continue
-        if chosen and float((redundancy(chosen) @ redundancy([i])[0]).max()) >= settings.repeat_cosine:
+        if chosen and repeats(chosen, i):
             continue  # the same fact again, perhaps from another article: cited beside the first below
         if chosen and used_chars + len(candidates[i].text) > settings.max_chars:
             continue
@@ -104,21 +103,26 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     return reading_order(picked)
 
 
-def _redundancy_vectors(candidates, order: list[int], pooled: np.ndarray, settings: SummarySettings, embed):
-    """indices -> vectors to compare: fresh embeddings of the most probable candidates (one model call,
-    made only when a second sentence is considered), pooled vectors beyond them or without `embed`."""
-    if embed is None:
-        return lambda indices: pooled[indices]
-    head = order[: settings.fresh_pool]
-    cache: dict[int, np.ndarray] = {}
+def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings, embed):
+    """(chosen, i) -> whether candidate i repeats a chosen one. Pooled in-chunk vectors overstate how alike
+    sentences of one article are, never understate it much, so a pair below the cosine is accepted as it
+    is; only a pair above it is judged again on fresh embeddings (made lazily, a few per answer)."""
+    fresh: dict[int, np.ndarray] = {}
 
     def vectors(indices: list[int]) -> np.ndarray:
-        if not cache:
-            cache.update(zip(head, np.asarray(embed([candidates[i].text for i in head]), dtype=np.float32),
+        missing = [i for i in indices if i not in fresh]
+        if missing:
+            fresh.update(zip(missing, np.asarray(embed([candidates[i].text for i in missing]), dtype=np.float32),
                              strict=True))
-        return np.stack([cache[i] if i in cache else pooled[i] for i in indices])
+        return np.stack([fresh[i] for i in indices])
 
-    return vectors
+    def repeats(chosen: list[int], i: int) -> bool:
+        close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= settings.repeat_cosine]
+        if not close or embed is None:
+            return bool(close)
+        return float((vectors(close) @ vectors([i])[0]).max()) >= settings.repeat_cosine
+
+    return repeats
 
 
 def _same_fact(i: int, candidates: Sequence[Candidate], vectors: np.ndarray,

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-STAGES = ("embed_query", "dense_search", "keyword_search", "fusion", "grouping", "sentence_selection", "total")
+STAGES = ("embed_query", "dense_search", "keyword_search", "article_search", "fusion", "grouping", "sentence_selection",
+          "total")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,7 +40,7 @@ from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
 from index.keywords import ArticleKeywords, KeywordIndex
 from index.manifest import IndexMismatch, Manifest
-from index.store import ArticleInfo, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
+from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
@@ -108,6 +108,7 @@ class MilvusStore:
     """The writer and the factory of snapshots, for one NAME on one Milvus server."""
 
     def __init__(self, location: str, alias: str, name: str, manifest: Manifest, server_version: str):
+        self._writer_lock = threading.RLock()
         self.location, self.alias, self.name = location, alias, name
         self.manifest = manifest
         self.server_version = server_version
@@ -260,6 +261,19 @@ class MilvusStore:
         return rows
 
     # -- about -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer(self, wait: bool = True, on_wait=None):
+        """One ingest or removal at a time in this process (re-entrant). Across processes and machines
+        Milvus offers no lock, so one writer per NAME is the deployment's rule (README, Many machines)."""
+        if not self._writer_lock.acquire(blocking=False):
+            if not wait:
+                raise IndexBusy(f"{self.location}: another ingest or removal is running in this process")
+            self._writer_lock.acquire()
+        try:
+            yield
+        finally:
+            self._writer_lock.release()
+
     def stats(self) -> StoreStats:
         tables = self.snapshot().tables
         heads = tables.heads
