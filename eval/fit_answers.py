@@ -4,7 +4,8 @@
 
 Data, all from the declared dev splits (eval/data/README.md):
 - answerable: RealTime QA dev weeks (its index, as of each question's date), the dev halves of the two
-  written BBC sets (the BBC index), the demo corpus's dev questions (the demo index);
+  written BBC sets (the BBC index), the demo corpus's dev questions (the demo index), and every turn of
+  the dev conversations, asked with the conversation so far;
 - unanswerable: the dev half of the BBC near misses, the demo dev unanswerable questions, and every
   dev answerable question asked again with its gold articles and their near-duplicates filtered out
   (leave-gold-out: the corpus has the topic, not the fact).
@@ -83,6 +84,27 @@ def collect(assistant, dataset, source: str, leave_gold_out: bool) -> list[Sampl
     return out
 
 
+def collect_conversations(assistants: dict, part: str) -> list[Sample]:
+    """Every turn of the written conversations, asked with the conversation so far as history (follow-ups
+    such as "What did she find?" are open questions the single-question sets hold few of)."""
+    from assistant.options import AskOptions
+    from eval.conversations import load_conversations
+
+    out = []
+    for conversation in load_conversations(DATA / "conversations.jsonl", part=part):
+        assistant, history = assistants[conversation.corpus], []
+        for number, turn in enumerate(conversation.turns):
+            options = AskOptions(as_of=turn.date)
+            found, evidence = assistant.evidence(turn.question, history, options)
+            texts = [text for _, text in turn.evidence if text]
+            labels = np.array([is_evidence(c.text, texts) for c in evidence.candidates], dtype=float)
+            out.append(Sample("conversations", f"{conversation.id}-{number}", True, {a for a, _ in turn.evidence},
+                              texts, turn.answer, found, evidence, labels))
+            history.append(assistant.ask(turn.question, history, options))
+    print(f"conversations: {len(out)} samples (all answerable)", file=sys.stderr)
+    return out
+
+
 def gather_all(args, part: str = "dev") -> list[Sample]:
     from assistant.engine import Assistant, ensure_demo_index
     from eval.datasets import load_questions
@@ -104,6 +126,7 @@ def gather_all(args, part: str = "dev") -> list[Sample]:
         samples += collect(bbc, load_questions(DATA / f"{name}.jsonl", part=part), name, True)
     samples += collect(bbc, load_questions(DATA / "bbc_near_miss.jsonl", part=part), "bbc_near_miss", False)
     samples += collect(demo, load_questions(DATA / "demo_questions.jsonl", part=part), "demo", True)
+    samples += collect_conversations({"bbc": bbc, "demo": demo}, part)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(samples))
     return samples
@@ -271,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  one sentence only: {answer_quality(samples, oof, 1.01, 0.0, 1.01, embed=encoder.encode)}")
     model = AnswerModel(sentence, support, threshold, best[0], best[1], best[2], fitted_on=(
         f"dev splits only: RealTime QA dev weeks, BBC written dev halves, BBC near-miss dev, demo dev, "
+        f"dev conversations, "
         f"and leave-gold-out copies ({len(samples)} questions, {int(answerable.sum())} answerable); "
         f"C sentence {best_c[0]}, support {support_c[0]}; eval/fit_answers.py"))
     model.save(args.out or MODEL_PATH)
