@@ -262,8 +262,11 @@ class Assistant:
         support = float(model.support.predict(row)[0]) if evidence.candidates else 0.0
         threshold = model.support_threshold if self.settings.abstain_threshold is None \
             else self.settings.abstain_threshold
-        chosen = choose(evidence.candidates, probabilities, summary, min_relative=model.min_relative,
-                        min_probability=model.min_probability, min_relative_other=model.min_relative_other,
+        timeline = bool(found.frame and found.frame.chronological)  # one dated sentence per story, all kept
+        chosen = choose(evidence.candidates, probabilities, summary,
+                        min_relative=0.0 if timeline else model.min_relative,
+                        min_probability=0.0 if timeline else model.min_probability,
+                        min_relative_other=0.0 if timeline else model.min_relative_other,
                         shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE, embed=self.encoder.encode)
         abstained = not chosen or support < threshold
         why = reason(evidence.question, query, top, filters) if abstained else ""
