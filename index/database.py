@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     items_seen INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS feed_items (
-    feed_url TEXT NOT NULL, item_key TEXT NOT NULL, article_id TEXT, PRIMARY KEY (feed_url, item_key)
+    feed_url TEXT NOT NULL, item_key TEXT NOT NULL, version TEXT NOT NULL, article_id TEXT,
+    PRIMARY KEY (feed_url, item_key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vectors (
     hash TEXT PRIMARY KEY, vector BLOB NOT NULL, sentence_vectors BLOB NOT NULL
