@@ -1,7 +1,8 @@
 """SQLite holds the truth: articles, sentences and chunks with offsets, and the embedding cache.
 
-FAISS and BM25 files are derived from it and stamped with its generation number, so a crash
-between the database commit and the file writes is repaired by rebuilding them on open.
+FAISS and keyword (tantivy) files are derived from it: each records the last entry of the `changes` log
+it reflects, so a crash between the database commit and the file updates is repaired on open by replaying
+the log (or, for a damaged file, by rebuilding it).
 """
 
 from __future__ import annotations
