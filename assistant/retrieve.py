@@ -38,7 +38,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
              priors: tuple[Prior, ...] = (), lead_lists: bool = False, article_weight: float = 0.0) -> Retrieval:
     """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
-    adds the same searches restricted to its date window and multiplies the scores inside it. With
+    adds the in-window part of the same searches (run once, WINDOW_DEPTH times deeper, when there are
+    priors) as extra lists and multiplies the scores inside its window. With
     `lead_lists`, each list also votes for articles a second time with just its lead chunks (headline
     and first sentences, where news states its story): an article whose opening matches is about the
     question rather than mentioning it in passing. That helps questions about a story and hurts
