@@ -205,11 +205,14 @@ def measure_search(folder: Path, base: np.ndarray, texts: list[str], n_queries: 
         out[f"keyword_k{k}_p95_ms"] = float(np.percentile(times, 95) * 1000)
     prior = (Prior("2023-05-01", "2023-05-31", 1.0),)
     for name, priors in (("undated", ()), ("time_aware", prior)):
-        times = []
+        times, stages = [], {}
         for q, v in zip(queries, vectors, strict=True):
             t = time.perf_counter()
-            retrieve(snapshot, None, q, mode="hybrid", depth=200, query_vector=v, priors=priors, lead_lists=True)
+            got = retrieve(snapshot, None, q, mode="hybrid", depth=200, query_vector=v, priors=priors, lead_lists=True)
             times.append(time.perf_counter() - t)
+            for stage, seconds in got.timings.items():
+                stages.setdefault(stage, []).append(seconds)
+        out[f"retrieve_{name}_stages_p50_ms"] = {k: float(np.median(v) * 1000) for k, v in stages.items()}
         out[f"retrieve_{name}_p50_ms"] = float(np.median(times) * 1000)
         out[f"retrieve_{name}_p95_ms"] = float(np.percentile(times, 95) * 1000)
     out["time_aware_ratio_p50"] = out["retrieve_time_aware_p50_ms"] / out["retrieve_undated_p50_ms"]
