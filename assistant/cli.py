@@ -48,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=_lazy(handler))
         return p
 
-    p = command("ingest", "Add files, folders or URLs to the index (incremental).", "assistant.commands:ingest")
-    p.add_argument("inputs", nargs="+", help=".txt .md .html .json .jsonl files, folders, or http(s) URLs")
+    p = command("ingest", "Add files, folders, URLs or RSS/Atom feeds to the index (incremental).",
+                "assistant.commands:ingest")
+    p.add_argument("inputs", nargs="+",
+                   help=".txt .md .html .json .jsonl files, folders, http(s) URLs, RSS/Atom feeds (URL or file)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-wait", action="store_true",
                    help="if another ingest or removal is running on this index, exit 1 instead of waiting")
@@ -60,10 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("articles", "List the articles in the index.", "assistant.commands:articles")
 
-    p = command("remove", "Remove articles (and their vectors) from the index.", "assistant.commands:remove")
-    p.add_argument("article_ids", nargs="+", metavar="ARTICLE_ID")
+    p = command("remove", "Remove articles (and their vectors) from the index, in one transaction.",
+                "assistant.commands:remove")
+    p.add_argument("article_ids", nargs="*", metavar="ARTICLE_ID")
+    p.add_argument("--before", metavar="DATE", default=None,
+                   help="remove every article published before DATE (YYYY-MM-DD; undated articles stay)")
+    p.add_argument("--source", metavar="S", default=None,
+                   help="remove every article from source S (with --before: those of S published before DATE)")
     p.add_argument("--no-wait", action="store_true",
                    help="if another ingest or removal is running on this index, exit 1 instead of waiting")
+
+    p = command("watch", "Poll RSS/Atom feeds and ingest their new items, until interrupted.",
+                "assistant.commands:watch")
+    p.add_argument("feeds_file", type=Path, metavar="FEEDS_FILE", help="one feed URL or file a line (# comments)")
+    p.add_argument("--every", default="30m", help="time between polls of the list: 30m (default), 2h, 90s")
+    p.add_argument("--once", action="store_true", help="poll every feed once, then stop")
+    p.add_argument("--rounds", type=int, default=None, help="stop after this many rounds")
+    p.add_argument("--host-delay", type=float, default=1.0,
+                   help="seconds between two requests to one host (default 1)")
 
     command("info", "Show what the index holds and how it was built.", "assistant.commands:info")
 

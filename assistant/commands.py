@@ -47,6 +47,7 @@ def encoder_for(args):
 
 
 def ingest(args) -> int:
+    from index.feeds import split_inputs
     from index.ingest import build_index
 
     if args.index is None:
@@ -55,16 +56,61 @@ def ingest(args) -> int:
         args.index = demo_index_dir(encoder_for(args).name)
     from index.store import DerivedFilesNotWritten
 
+    feeds, others = split_inputs(args.inputs)
+    ok = True
+    for source in feeds:
+        ok &= _ingest_feed(args, source)
+    if others or not feeds:
+        try:
+            report = build_index(others, args.index, encoder_for(args), settings=_chunk_settings(args),
+                                 progress=not args.no_progress, wait=not args.no_wait)
+        except DerivedFilesNotWritten as err:  # the articles are stored; say what was, then what failed
+            if err.report is not None:
+                print(err.report.summary())
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(report.summary())
+        ok &= bool(report.added or report.updated or report.unchanged or not report.skipped)
+    return 0 if ok else 1
+
+
+def _ingest_feed(args, source: str, pacer=None) -> bool:
+    from index.feeds import ingest_feed
+    from index.ingest import open_for_writing
+
+    settings = _chunk_settings(args)
+    store = open_for_writing(args.index, encoder_for(args), settings)
     try:
-        report = build_index(args.inputs, args.index, encoder_for(args), settings=_chunk_settings(args),
-                             progress=not args.no_progress, wait=not args.no_wait)
-    except DerivedFilesNotWritten as err:  # the articles are stored; say what was, then what failed
-        if err.report is not None:
-            print(err.report.summary())
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        result, report = ingest_feed(store, source, encoder_for(args), settings, pacer,
+                                     progress=not getattr(args, "no_progress", True))
+    finally:
+        store.close()
+    print(f"feed {source} ({result.title or '?'}): {result.status}; {result.skipped_seen} already seen")
     print(report.summary())
-    return 0 if (report.added or report.updated or report.unchanged or not report.skipped) else 1
+    return result.title is not None
+
+
+def watch(args) -> int:
+    from index.feeds import HostPacer, parse_every
+    from index.feeds import watch as run_watch
+    from index.ingest import open_for_writing
+
+    if args.index is None:
+        from index.demo import demo_index_dir
+
+        args.index = demo_index_dir(encoder_for(args).name)
+    from index.chunk import ChunkSettings
+    from index.ingest import existing_settings
+
+    every = parse_every(args.every)
+    settings = existing_settings(args.index) or ChunkSettings()
+    store = open_for_writing(args.index, encoder_for(args), settings)
+    try:
+        run_watch(store, args.feeds_file, encoder_for(args), settings, every,
+                  rounds=1 if args.once else args.rounds, pacer=HostPacer(args.host_delay))
+    finally:
+        store.close()
+    return 0
 
 
 def _chunk_settings(args):
@@ -97,9 +143,28 @@ def remove(args) -> int:
     from index.backends import open_store
     from index.ingest import remove_articles
 
+    if not args.article_ids and args.before is None and args.source is None:
+        print("error: name ARTICLE_IDs, --before DATE or --source S", file=sys.stderr)
+        return 2
+    if args.before is not None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(args.before)
+        except ValueError:
+            print(f"error: --before {args.before}: not a date (use YYYY-MM-DD)", file=sys.stderr)
+            return 2
     location = resolve_index(args)
     store = open_store(location)
-    removed, unknown = remove_articles(store, args.article_ids, wait=not args.no_wait)
+    with store.writer(wait=not args.no_wait):  # the selection is still true when the removal commits
+        if args.before is not None or args.source is not None:
+            from index.ingest import select_articles
+
+            selected = select_articles(store, before=args.before, source=args.source)
+            args.article_ids = list(dict.fromkeys([*args.article_ids, *selected]))
+            if not selected:
+                print("no stored article matches --before/--source", file=sys.stderr)
+        removed, unknown = remove_articles(store, args.article_ids) if args.article_ids else ([], [])
     for article_id in removed:
         print(f"removed {article_id}")
     for article_id in unknown:

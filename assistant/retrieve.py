@@ -12,6 +12,9 @@ from assistant.results import Filters, Passage
 from index.store import Snapshot
 
 MODES = ("dense", "keyword", "hybrid")
+# With date windows (priors), each search runs once, this many times deeper, and a window's list is the
+# in-window part of it: a time-aware question costs about one search, not one per window (issue 16).
+WINDOW_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
              filters: Filters | None = None, query_vector: np.ndarray | None = None,
              priors: tuple[Prior, ...] = (), lead_lists: bool = False, article_weight: float = 0.0) -> Retrieval:
     """Top `depth` passages for the query, fused by reciprocal rank over articles (fuse.py). Each prior
-    adds the same searches restricted to its date window and multiplies the scores inside it. With
+    adds the in-window part of the same searches (run once, WINDOW_DEPTH times deeper, when there are
+    priors) as extra lists and multiplies the scores inside its window. With
     `lead_lists`, each list also votes for articles a second time with just its lead chunks (headline
     and first sentences, where news states its story): an article whose opening matches is about the
     question rather than mentioning it in passing. That helps questions about a story and hurts
@@ -54,13 +58,14 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
 
     dense_pos = keyword_pos = np.zeros(0, dtype=np.int64)
     dense_scores = keyword_scores = np.zeros(0, dtype=np.float32)
+    deep = depth * WINDOW_DEPTH if priors else depth
     if mode in ("dense", "hybrid"):
         t = time.perf_counter()
-        dense_pos, dense_scores = snapshot.search_dense(query_vector, depth, mask)
+        dense_pos, dense_scores = snapshot.search_dense(query_vector, deep, mask)
         timings["dense_search"] = time.perf_counter() - t
     if mode in ("keyword", "hybrid"):
         t = time.perf_counter()
-        keyword_pos, keyword_scores = snapshot.search_keyword(query, depth, mask)
+        keyword_pos, keyword_scores = snapshot.search_keyword(query, deep, mask)
         timings["keyword_search"] = time.perf_counter() - t
 
     articles = []
@@ -70,7 +75,10 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
         timings["article_search"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    windows = [_window_search(snapshot, query, query_vector, mode, depth, filters, mask, p) for p in priors]
+    windows = [_window_hits(snapshot, (dense_pos, dense_scores), (keyword_pos, keyword_scores), depth, filters,
+                            mask, p) for p in priors]
+    dense_pos, dense_scores = dense_pos[:depth], dense_scores[:depth]
+    keyword_pos, keyword_scores = keyword_pos[:depth], keyword_scores[:depth]
     timings["time_prior"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -100,15 +108,17 @@ class _WindowHits:
     weight: float
 
 
-def _window_search(snapshot, query, query_vector, mode, depth, filters, mask, prior: Prior) -> _WindowHits:
-    """The searches again, restricted to the prior's window, so in-window passages beyond the global
-    depth still become candidates."""
+def _window_hits(snapshot, dense, keyword, depth, filters, mask, prior: Prior) -> _WindowHits:
+    """The in-window part of the (deeper) searches, so in-window passages beyond the global depth still
+    become candidates without searching again."""
     window = (filters or Filters()).within(prior.date_from, prior.date_to)
-    inside = snapshot.intersect(snapshot.mask(window, keep_undated=True), mask)
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    dense = snapshot.search_dense(query_vector, depth, inside) if mode in ("dense", "hybrid") else empty
-    keyword = snapshot.search_keyword(query, depth, inside) if mode in ("keyword", "hybrid") else empty
-    return _WindowHits(dense, keyword, snapshot.allowed(inside), prior.weight)
+    inside = snapshot.allowed(snapshot.intersect(snapshot.mask(window, keep_undated=True), mask))
+
+    def within(hits):
+        keep = inside[hits[0]]
+        return hits[0][keep][:depth], hits[1][keep][:depth]
+
+    return _WindowHits(within(dense), within(keyword), inside, prior.weight)
 
 
 def _leaves_out(snapshot, hits: _WindowHits, mask) -> bool:

@@ -220,7 +220,7 @@ def _remove_derived(folder: Path) -> int:
 
     removed = 0
     for path in folder.iterdir():
-        if path.name.startswith(("dense-", "keyword-")):
+        if path.name.startswith(("dense", "keyword")):  # dense.faiss/.json, keyword/, keyword.json, older layouts
             shutil.rmtree(path) if path.is_dir() else path.unlink()
             removed += 1
     return removed

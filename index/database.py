@@ -1,7 +1,8 @@
 """SQLite holds the truth: articles, sentences and chunks with offsets, and the embedding cache.
 
-FAISS and BM25 files are derived from it and stamped with its generation number, so a crash
-between the database commit and the file writes is repaired by rebuilding them on open.
+FAISS and keyword (tantivy) files are derived from it: each records the last entry of the `changes` log
+it reflects, so a crash between the database commit and the file updates is repaired on open by replaying
+the log (or, for a damaged file, by rebuilding it).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ CREATE TABLE IF NOT EXISTS articles (
     record_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_content ON articles(content_hash);
+-- Covers "id, record_hash, content_hash" (what an ingest compares against): read from this index, those
+-- columns cost a small scan instead of a walk through every stored body (the hashes follow the body in a row).
+CREATE INDEX IF NOT EXISTS articles_hashes ON articles(id, record_hash, content_hash);
 CREATE TABLE IF NOT EXISTS sentences (
     article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -59,6 +63,28 @@ CREATE TABLE IF NOT EXISTS signatures (
     article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
     minhash BLOB NOT NULL
 );
+-- Every chunk added or removed, in order (written by triggers inside the commit's transaction): the
+-- derived indexes record the last change they reflect and replay the rest, so a commit touches only
+-- what changed and a crash after the commit is caught up on open. Pruned once every index has it.
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL, added INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS chunk_added AFTER INSERT ON chunks
+    BEGIN INSERT INTO changes (chunk_id, added) VALUES (new.id, 1); END;
+CREATE TRIGGER IF NOT EXISTS chunk_removed AFTER DELETE ON chunks
+    BEGIN INSERT INTO changes (chunk_id, added) VALUES (old.id, 0); END;
+CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+-- Feeds polled by `assistant watch` / ingested by `assistant ingest FEED`: HTTP validators and when last
+-- polled, and the items already seen (by link or guid), so a poll skips them without fetching.
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY, title TEXT, etag TEXT, last_modified TEXT, last_poll TEXT, last_status TEXT,
+    items_seen INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS feed_items (
+    feed_url TEXT NOT NULL, item_key TEXT NOT NULL, version TEXT NOT NULL, article_id TEXT,
+    PRIMARY KEY (feed_url, item_key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vectors (
     hash TEXT PRIMARY KEY, vector BLOB NOT NULL, sentence_vectors BLOB NOT NULL
 ) WITHOUT ROWID;
@@ -80,6 +106,27 @@ def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.
 def get_generation(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
     return int(row[0]) if row else 0
+
+
+def last_change(conn: sqlite3.Connection) -> int:
+    """The newest change number ever logged (kept by AUTOINCREMENT even after pruning)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def pruned_to(conn: sqlite3.Connection) -> int:
+    """Changes up to this number have been deleted from the log: a derived file older than it cannot replay."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'changes_pruned_to'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def prune_changes(conn: sqlite3.Connection, upto: int) -> None:
+    if upto <= pruned_to(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('changes_pruned_to', ?)", (str(upto),))
+    conn.execute("COMMIT")
 
 
 def article_from_row(row: sqlite3.Row | tuple) -> Article:

@@ -180,6 +180,27 @@ def remove_articles(store: Store, article_ids: list[str], wait: bool = True) -> 
     return removed, unknown
 
 
+def select_articles(store: Store, before: str | None = None, source: str | None = None) -> list[str]:
+    """Ids of stored articles published before `before` (dated ones only) and/or from `source` (any case).
+    The embedded store answers from its database; another store from a snapshot's article list."""
+    if not hasattr(store, "conn"):
+        snapshot = store.snapshot()
+        try:
+            return sorted(a.id for a in snapshot.articles()
+                          if (before is None or (a.published_at and a.published_at < before))
+                          and (source is None or a.source.lower() == source.lower()))
+        finally:
+            snapshot.close()
+    sql, args = "SELECT id FROM articles WHERE 1", []
+    if before is not None:
+        sql += " AND published_at IS NOT NULL AND published_at < ?"
+        args.append(before)
+    if source is not None:
+        sql += " AND lower(source) = lower(?)"
+        args.append(source)
+    return [r[0] for r in store.conn.execute(sql + " ORDER BY id", args)]
+
+
 def _is_note(problem: Problem) -> bool:
     return problem.reason.startswith("not valid UTF-8")
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import ArticleKeywords, KeywordIndex
+from index.keywords import ArticleKeywords, Bm25Index
 from index.manifest import IndexMismatch, Manifest
 from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
 
@@ -354,7 +354,7 @@ class MilvusTables:
     texts: list[str]
     sentence_vectors: list[str]
     heads: dict[str, dict]
-    keywords: KeywordIndex
+    keywords: Bm25Index
 
     @classmethod
     def read(cls, store: MilvusStore, generation: int, ts: int) -> MilvusTables:
@@ -368,7 +368,7 @@ class MilvusTables:
                           for r in rows], dtype=np.int64).reshape(-1, 5)
         texts = [r["text"] for r in rows]
         article_ids = [r["article_id"] for r in rows]
-        keywords = KeywordIndex.build([f"{heads[a]['title']}\n{t}" for a, t in zip(article_ids, texts, strict=True)])
+        keywords = Bm25Index.build([f"{heads[a]['title']}\n{t}" for a, t in zip(article_ids, texts, strict=True)])
         return cls(generation, ts, np.array([r["chunk_id"] for r in rows], dtype=np.int64), table, article_ids,
                    texts, [r["sentence_vectors"] for r in rows], heads, keywords)
 

@@ -1,7 +1,7 @@
 """The store behind one small interface: a writer that applies changes atomically, and
 read-only snapshots that searches run against.
 
-`EmbeddedStore` (FAISS + BM25 + SQLite in one folder) is the default; the Milvus backend
+`EmbeddedStore` (FAISS + tantivy BM25 + SQLite in one folder) is the default; the Milvus backend
 (index/milvus.py) implements the same `Store` and `Snapshot` protocols.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -26,12 +28,13 @@ import numpy as np
 from index import database as db
 from index.articles import Article, Chunk, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import ArticleKeywords, KeywordIndex
+from index.keywords import ArticleKeywords, KeywordIndex, KeywordView
 from index.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
     IndexMismatch,
     Manifest,
+    atomic_write_bytes,
     fsync_dir,
     read_manifest,
     write_manifest,
@@ -282,7 +285,7 @@ class EmbeddedSnapshot:
         # A str array, so date windows compare vectorised; "" = undated.
         self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=str)
         self.newest_date = max((r[4] for r in self._articles.values() if r[4]), default="")
-        self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.generation)
+        self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.chunk_ids)
         self._article_lock = threading.Lock()
         self._articles_bm25: ArticleKeywords | None = None
 
@@ -295,7 +298,13 @@ class EmbeddedSnapshot:
         return len(self.chunk_ids)
 
     def search_dense(self, vector, k, mask=None):
-        return self.vectors.search(vector, k, mask)
+        """FAISS holds chunk ids: a position mask becomes an id mask, found ids become positions."""
+        id_mask = None
+        if mask is not None:
+            id_mask = np.zeros(int(self.chunk_ids[-1]) + 1 if self.size else 0, dtype=bool)
+            id_mask[self.chunk_ids[np.asarray(mask, dtype=bool)]] = True
+        ids, scores = self.vectors.search(vector, k, id_mask)
+        return np.searchsorted(self.chunk_ids, ids).astype(np.int64), scores
 
     def search_keyword(self, text, k, mask=None):
         return self.keywords.search(text, k, mask)
@@ -452,69 +461,278 @@ def _info(row) -> ArticleInfo:
     return ArticleInfo(aid, title, source, published_at, url, tuple(json.loads(authors)), path, n_chunks)
 
 
-def artifact_paths(folder: Path, generation: int) -> tuple[Path, Path]:
-    return folder / f"dense-{generation}.faiss", folder / f"keyword-{generation}"
+DENSE_NAME, KEYWORD_NAME = "dense.faiss", "keyword"
+DENSE_META, KEYWORD_META = "dense.json", "keyword.json"
+# The dense base file is rewritten once this many chunk changes have piled up since it was written (at
+# least COMPACT_MIN, else COMPACT_FRACTION of the index); until then each snapshot replays them from the log.
+COMPACT_MIN = 5_000
+COMPACT_FRACTION = 0.02
 
 
-def load_or_build_artifacts(folder: Path, conn, manifest: Manifest, generation: int):
-    dense_path, keyword_path = artifact_paths(folder, generation)
-    if dense_path.exists() and (keyword_path / "size.txt").exists():
+def artifact_paths(folder: Path, generation: int | None = None) -> tuple[Path, Path]:
+    """The derived files: the dense base file and the keyword index folder, one of each whatever the
+    generation; each has a JSON beside it (dense.json, keyword.json) with the change number it reflects and
+    its checksums."""
+    return folder / DENSE_NAME, folder / KEYWORD_NAME
+
+
+def notice(message: str) -> None:
+    print(f"notice: {message}", file=sys.stderr)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) and isinstance(data.get("seq"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=1).encode())
+
+
+def load_or_build_artifacts(folder: Path, conn, manifest: Manifest, chunk_ids: np.ndarray):
+    """The derived indexes for the database state `conn` reads: from their files when those check out
+    (checksums, size), with the changes logged since they were written replayed; else rebuilt from the
+    database, with a one-line notice when a file was damaged. Snapshots are made under the write lock, so
+    leftovers of a killed commit can go."""
+    with contextlib.suppress(OSError):
+        remove_stale_artifacts(folder)
+    return _load_dense(folder, conn, manifest, chunk_ids), _load_keywords(folder, conn, chunk_ids)
+
+
+def _changed_since(conn, seq: int) -> np.ndarray:
+    rows = conn.execute("SELECT DISTINCT chunk_id FROM changes WHERE seq > ?", (seq,)).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _replayable(conn, seq: int) -> bool:
+    return db.pruned_to(conn) <= seq <= db.last_change(conn)
+
+
+def _vectors_of(conn, chunk_ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of those of these chunks that exist, in id order."""
+    ids, blobs = [], []
+    for i in range(0, len(chunk_ids), 500):
+        batch = [int(c) for c in chunk_ids[i:i + 500]]
+        marks = ",".join("?" * len(batch))
+        for cid, blob in conn.execute("SELECT c.id, v.vector FROM chunks c JOIN vectors v ON v.hash = c.vector_hash"
+                                      f" WHERE c.id IN ({marks}) ORDER BY c.id", batch):
+            ids.append(cid)
+            blobs.append(blob)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dim)
+    return np.array(ids, dtype=np.int64), matrix
+
+
+def _texts_of(conn, chunk_ids) -> list[tuple[int, str]]:
+    """(chunk id, "title\\nchunk text") of those of these chunks that exist."""
+    out: list[tuple[int, str]] = []
+    chunk_ids = [int(c) for c in chunk_ids]
+    for i in range(0, len(chunk_ids), 500):
+        batch = chunk_ids[i:i + 500]
+        marks = ",".join("?" * len(batch))
+        out += conn.execute(
+            "SELECT c.id, a.title || char(10) || substr(a.body, c.start + 1, c.end - c.start) FROM chunks c"
+            f" JOIN articles a ON a.rowid = c.article_rowid WHERE c.id IN ({marks}) ORDER BY c.id", batch).fetchall()
+    return out
+
+
+def _load_dense(folder: Path, conn, manifest: Manifest, chunk_ids: np.ndarray) -> VectorIndex:
+    path, meta = folder / DENSE_NAME, _read_json(folder / DENSE_META)
+    if path.exists() and meta is not None:
+        problem = None
         try:
-            vectors = VectorIndex.load(dense_path, manifest.dim)
-            keywords = KeywordIndex.load(keyword_path)
-            n = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            if vectors.size == n and keywords.size == n:
-                return vectors, keywords
-        except Exception:  # noqa: BLE001 - a damaged derived file is rebuilt from the database
-            pass
-    vectors, keywords = build_artifacts(conn, manifest)
+            if path.stat().st_size != meta.get("bytes") or _file_digest(path) != meta.get("sha256"):
+                problem = "checksum mismatch"
+            elif _replayable(conn, meta["seq"]):
+                vectors = VectorIndex.load(path, manifest.dim)
+                changed = _changed_since(conn, meta["seq"])
+                vectors.remove(changed)
+                vectors.add(*_vectors_of(conn, changed, manifest.dim))
+                if vectors.size == len(chunk_ids):
+                    return vectors
+                problem = f"holds {vectors.size} vectors for {len(chunk_ids)} chunks"
+        except Exception as err:  # noqa: BLE001 - a damaged derived file is rebuilt from the database
+            problem = f"unreadable ({type(err).__name__})"
+        if problem:
+            notice(f"{path}: {problem}; rebuilding the vector index from the database")
+    vectors = build_dense(conn, manifest)
     # read-only folder or a full disk (faiss says RuntimeError): the in-memory copy serves this process
     with contextlib.suppress(OSError, RuntimeError):
-        save_artifacts(folder, generation, vectors, keywords)
-        # After a crash past the commit point the previous generation's files are still here; snapshots are
-        # only made under the write lock, so no reader can still need them.
-        remove_stale_artifacts(folder, generation)
-    return vectors, keywords
+        save_dense(folder, vectors, db.last_change(conn), vectors.size)
+    return vectors
 
 
-def build_artifacts(conn, manifest: Manifest) -> tuple[VectorIndex, KeywordIndex]:
-    """FAISS and BM25 rebuilt from the database, in chunk-id order."""
-    rows = conn.execute(
-        "SELECT c.article_rowid, c.start, c.end, v.vector FROM chunks c"
-        " JOIN vectors v ON v.hash = c.vector_hash ORDER BY c.id"
-    ).fetchall()
+def build_dense(conn, manifest: Manifest) -> VectorIndex:
+    rows = conn.execute("SELECT c.id, v.vector FROM chunks c JOIN vectors v ON v.hash = c.vector_hash ORDER BY c.id"
+                        ).fetchall()
     n_chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     if len(rows) != n_chunks:
         raise RuntimeError("index database is missing vectors for some chunks; rebuild the index")
-    titles, bodies = {}, {}
-    for rowid, title, body in conn.execute("SELECT rowid, title, body FROM articles"):
-        titles[rowid], bodies[rowid] = title, body
-    matrix = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(-1, manifest.dim)
-    texts = [f"{titles[r[0]]}\n{bodies[r[0]][r[1]:r[2]]}" for r in rows]
-    return VectorIndex.build(matrix, manifest.dim), KeywordIndex.build(texts)
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, manifest.dim)
+    return VectorIndex.build(matrix, manifest.dim, ids=np.array([r[0] for r in rows], dtype=np.int64))
 
 
-def save_artifacts(folder: Path, generation: int, vectors: VectorIndex, keywords: KeywordIndex) -> None:
-    dense_path, keyword_path = artifact_paths(folder, generation)
-    tmp_dense = dense_path.with_name(dense_path.name + ".tmp")
-    tmp_keyword = keyword_path.with_name(keyword_path.name + ".tmp")
-    vectors.save(tmp_dense)
-    keywords.save(tmp_keyword)
-    for path in [tmp_dense, *tmp_keyword.iterdir()]:
-        with open(path, "rb+") as handle:
-            os.fsync(handle.fileno())
-    if keyword_path.exists():
-        shutil.rmtree(keyword_path)
-    tmp_keyword.rename(keyword_path)
-    tmp_dense.replace(dense_path)
+def save_dense(folder: Path, vectors: VectorIndex, seq: int, trained_size: int) -> None:
+    """Write the base file beside the old one and swap it in, then its JSON (change number, size, checksum):
+    a file whose JSON does not match it is not trusted, so a kill between the two costs a rebuild, never a
+    wrong answer."""
+    path = folder / DENSE_NAME
+    tmp = path.with_name(path.name + ".tmp")
+    vectors.save(tmp)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    meta = {"seq": seq, "bytes": tmp.stat().st_size, "sha256": _file_digest(tmp), "kind": vectors.kind,
+            "size": vectors.size, "trained_size": trained_size}
+    tmp.replace(path)
     fsync_dir(folder)
+    _write_json(folder / DENSE_META, meta)
 
 
-def remove_stale_artifacts(folder: Path, keep_generation: int) -> None:
-    keep = {p.name for p in artifact_paths(folder, keep_generation)}
+def _keyword_files(folder: Path, previous: dict | None = None) -> dict[str, list]:
+    """Files of the keyword index's current commit (meta.json and its segments' files): size and checksum.
+    Segment files never change once written, so a name and size already checksummed keep their digest."""
+    known = (previous or {}).get("files", {})
+    meta = json.loads((folder / "meta.json").read_text())
+    segments = {s["segment_id"].replace("-", ""): s.get("deletes") for s in meta.get("segments", [])}
+    names = ["meta.json"]
     for path in folder.iterdir():
-        if path.name.startswith(("dense-", "keyword-")) and path.name not in keep:
+        prefix, _, rest = path.name.partition(".")
+        if prefix in segments:
+            deletes = segments[prefix]
+            if rest.endswith("del") and (not deletes or rest != f"{deletes['opstamp']}.del"):
+                continue  # an older commit's deletions
+            names.append(path.name)
+    out = {}
+    for name in sorted(names):
+        size = (folder / name).stat().st_size
+        same = name != "meta.json" and name in known and known[name][0] == size
+        out[name] = known[name] if same else [size, _file_digest(folder / name)]
+    return out
+
+
+def _keyword_damage(folder: Path, meta: dict, full: bool = True) -> str | None:
+    """What is wrong with the keyword files against their checksums (None: nothing); without `full`, sizes only."""
+    for name, (size, digest) in meta.get("files", {}).items():
+        path = folder / name
+        if not path.exists():
+            return f"{name} is missing"
+        if path.stat().st_size != size or (full and _file_digest(path) != digest):
+            return f"checksum mismatch in {name}"
+    return None if meta.get("files") else "no checksums"
+
+
+def _load_keywords(folder: Path, conn, chunk_ids: np.ndarray) -> KeywordView:
+    path, meta = folder / KEYWORD_NAME, _read_json(folder / KEYWORD_META)
+    if (path / "meta.json").exists() and meta is not None:
+        problem = _keyword_damage(path, meta)
+        if problem is None and _replayable(conn, meta["seq"]):
+            try:
+                keywords = KeywordIndex.open(path)
+                if meta["seq"] != db.last_change(conn):  # a commit was cut short before the keyword update
+                    catch_up_keywords(folder, keywords, conn, meta["seq"])
+                view = keywords.view(chunk_ids)
+                if view.size == len(chunk_ids):
+                    return view
+                problem = f"holds {view.size} chunks for {len(chunk_ids)}"
+            except Exception as err:  # noqa: BLE001 - a damaged derived index is rebuilt from the database
+                problem = f"unreadable ({type(err).__name__})"
+        if problem:
+            notice(f"{path}: {problem}; rebuilding the keyword index from the database")
+    return build_keywords(folder, conn).view(chunk_ids)
+
+
+def catch_up_keywords(folder: Path, keywords: KeywordIndex, conn, seq: int) -> None:
+    """Apply the chunks changed since change `seq`, then record the new checksums and change number."""
+    last = db.last_change(conn)
+    previous = _read_json(folder / KEYWORD_META)
+    changed = _changed_since(conn, seq)
+    keywords.apply(_texts_of(conn, changed), [int(c) for c in changed])
+    _write_json(folder / KEYWORD_META, {"seq": last, "files": _keyword_files(folder / KEYWORD_NAME, previous)})
+
+
+def build_keywords(folder: Path, conn) -> KeywordIndex:
+    """The keyword index rebuilt from the database (in memory when the folder cannot be written)."""
+    path = folder / KEYWORD_NAME
+    last = db.last_change(conn)
+    ids = [r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")]
+    def fill(keywords: KeywordIndex) -> KeywordIndex:
+        for i in range(0, len(ids), 50_000):
+            keywords.apply(_texts_of(conn, ids[i:i + 50_000]), [])
+        return keywords
+
+    try:
+        (folder / KEYWORD_META).unlink(missing_ok=True)
+        if path.exists():
+            shutil.rmtree(path)
+        keywords = fill(KeywordIndex.open(path, create=True))
+        _write_json(folder / KEYWORD_META, {"seq": last, "files": _keyword_files(path)})
+        return keywords
+    except (OSError, ValueError, RuntimeError):  # read-only folder or a full disk: this process searches from memory
+        return fill(KeywordIndex.open(None))
+
+
+def remove_stale_artifacts(folder: Path) -> None:
+    """Files of the earlier layout (dense-N.faiss, keyword-N/) and a half-written base file."""
+    for path in folder.iterdir():
+        if path.name.startswith(("dense-", "keyword-")) or path.name == DENSE_NAME + ".tmp":
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def update_derived(folder: Path, conn, manifest: Manifest) -> None:
+    """After a commit, under the write lock: the keyword index takes the changed chunks, the dense base
+    file is rewritten when enough changes have piled up, and the log is pruned to what both reflect. What a
+    kill interrupts here is caught up (or, for a file half-written, rebuilt) on the next open."""
+    last = db.last_change(conn)
+    keyword_meta = _read_json(folder / KEYWORD_META)
+    usable = (keyword_meta is not None and (folder / KEYWORD_NAME / "meta.json").exists()
+              and _replayable(conn, keyword_meta["seq"])
+              and _keyword_damage(folder / KEYWORD_NAME, keyword_meta, full=False) is None)
+    if not usable:
+        build_keywords(folder, conn)
+    elif keyword_meta["seq"] != last:
+        catch_up_keywords(folder, KeywordIndex.open(folder / KEYWORD_NAME), conn, keyword_meta["seq"])
+    dense_meta = _read_json(folder / DENSE_META)
+    n = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    if dense_meta is None or not (folder / DENSE_NAME).exists() or not _replayable(conn, dense_meta["seq"]):
+        save_dense(folder, build_dense(conn, manifest), last, n)
+    else:
+        pending = conn.execute("SELECT COUNT(*) FROM changes WHERE seq > ?", (dense_meta["seq"],)).fetchone()[0]
+        if pending > max(COMPACT_MIN, COMPACT_FRACTION * n):
+            compact_dense(folder, conn, manifest, dense_meta, n)
+    remove_stale_artifacts(folder)
+    seqs = [(_read_json(folder / name) or {"seq": 0})["seq"] for name in (KEYWORD_META, DENSE_META)]
+    db.prune_changes(conn, min(seqs))
+
+
+def compact_dense(folder: Path, conn, manifest: Manifest, meta: dict, n: int) -> None:
+    """Rewrite the dense base file with the changes since it was written; retrain (rebuild from the
+    database) when the IVF cells were trained on a size that has since doubled or halved, or when the kind
+    EXACT_MAX picks has changed."""
+    trained = int(meta.get("trained_size") or meta.get("size") or n)
+    try:
+        if _file_digest(folder / DENSE_NAME) != meta.get("sha256"):
+            raise ValueError("checksum mismatch")
+        vectors = VectorIndex.load(folder / DENSE_NAME, manifest.dim)
+    except Exception as err:  # noqa: BLE001 - damaged: rebuilt from the database below
+        notice(f"{folder / DENSE_NAME}: {err}; rebuilding the vector index from the database")
+        vectors = None
+    if vectors is None or vectors.needs_retraining(n, trained):
+        save_dense(folder, build_dense(conn, manifest), db.last_change(conn), n)
+        return
+    changed = _changed_since(conn, meta["seq"])
+    vectors.remove(changed)
+    vectors.add(*_vectors_of(conn, changed, manifest.dim))
+    save_dense(folder, vectors, db.last_change(conn), trained)
 
 
 class EmbeddedStore:
@@ -651,7 +869,8 @@ class EmbeddedStore:
         return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, record_hash, content_hash FROM articles")}
 
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int:
-        """Apply all changes in one transaction (the commit point), then write the derived files. Failing
+        """Apply all changes in one transaction (the commit point; triggers log each chunk added or removed),
+        then bring the derived indexes up to it, touching only the changed chunks (update_derived). Failing
         to write those (a full disk) loses nothing: DerivedFilesNotWritten says the change is stored, and
         the files are rebuilt from the database when the index is next opened."""
         with self.write_lock():
@@ -666,10 +885,8 @@ class EmbeddedStore:
 
             generation = self._transaction(apply, "committing")
             try:
-                vectors, keywords = build_artifacts(self.conn, self.manifest)
-                save_artifacts(self.folder, generation, vectors, keywords)
-                remove_stale_artifacts(self.folder, generation)
-            except (OSError, RuntimeError, sqlite3.Error) as err:
+                update_derived(self.folder, self.conn, self.manifest)
+            except (OSError, RuntimeError, ValueError, sqlite3.Error) as err:
                 raise DerivedFilesNotWritten(
                     f"{self.folder}: the change is stored (generation {generation}), but the search files could "
                     f"not be written ({_one_line(err)}); they are rebuilt from the database when the index is "
@@ -677,7 +894,7 @@ class EmbeddedStore:
             return generation
 
     def describe(self) -> str:
-        return "embedded (FAISS inner product + BM25 + SQLite)"
+        return "embedded (FAISS inner product + tantivy BM25 + SQLite)"
 
     def stats(self) -> StoreStats:
         count = lambda table: self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731

@@ -53,7 +53,10 @@ def default_nprobe(nlist: int) -> int:
 
 
 class VectorIndex:
-    """Positions 0..n-1 follow the snapshot's chunk order."""
+    """Vectors under integer ids (the store uses chunk ids; without ids, 0..n-1). Searches return ids; a
+    mask is boolean over the id space (mask[id] true = allowed). Adding and removing by id touch only those
+    vectors: an `IndexIDMap2` around the flat index, the IVF index's own ids (a trained quantizer takes new
+    vectors without retraining; the store retrains when the size has drifted, see `needs_retraining`)."""
 
     def __init__(self, index, dim: int, nprobe: int | None = None):
         self.index = index
@@ -75,18 +78,54 @@ class VectorIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, dim: int, exact_max: int | None = None, nlist: int | None = None,
-              nprobe: int | None = None, seed: int = 1234) -> VectorIndex:
+              nprobe: int | None = None, seed: int = 1234, ids: np.ndarray | None = None) -> VectorIndex:
         """Exact flat index up to `exact_max` vectors (default EXACT_MAX), IVF-SQ8 above it."""
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+        ids = np.arange(len(vectors), dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
         limit = EXACT_MAX if exact_max is None else exact_max
         if len(vectors) <= limit:
-            index = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
             if len(vectors):
-                index.add(vectors)
+                index.add_with_ids(vectors, ids)
             return cls(index, dim)
-        return cls(_build_ivf_sq8(vectors, dim, nlist or ivf_cells(len(vectors)), seed), dim, nprobe)
+        return cls(_build_ivf_sq8(vectors, dim, nlist or ivf_cells(len(vectors)), seed, ids), dim, nprobe)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim),
+                                    np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids) -> None:
+        """Remove these ids (those not present are ignored)."""
+        import faiss
+
+        ids = np.ascontiguousarray(np.fromiter(ids, dtype=np.int64) if not isinstance(ids, np.ndarray) else ids,
+                                   dtype=np.int64)
+        if len(ids) and self.size:
+            self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+
+    def ids(self) -> np.ndarray:
+        """Every stored id (sorted): the flat index's id map, or the IVF lists' ids."""
+        import faiss
+
+        if not self.nlist:
+            return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))
+        invlists = self.index.invlists
+        parts = [faiss.rev_swig_ptr(invlists.get_ids(c), invlists.list_size(c)).copy()
+                 for c in range(self.nlist) if invlists.list_size(c)]
+        return np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    def wants_kind(self, n: int) -> str:
+        return KIND_FLAT if n <= EXACT_MAX else KIND_IVF_SQ8
+
+    def needs_retraining(self, n: int, trained_size: int) -> bool:
+        """Whether an index of n vectors should be rebuilt: the kind EXACT_MAX picks has changed, or an IVF
+        index has grown past twice (or shrunk under half) the size its cells were trained on."""
+        if self.wants_kind(n) != self.kind:
+            return True
+        return bool(self.nlist) and not (trained_size / 2 <= n <= trained_size * 2)
 
     def save(self, path: Path) -> None:
         import faiss
@@ -104,7 +143,7 @@ class VectorIndex:
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None,
                nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, scores) best first, for one query vector; only positions where mask is true."""
+        """(ids, scores) best first, for one query vector; only ids where mask is true."""
         import faiss
 
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
@@ -117,7 +156,7 @@ class VectorIndex:
             if allowed == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             if allowed < self.size:
-                bitmap = np.packbits(mask[: self.size], bitorder="little")
+                bitmap = np.packbits(mask, bitorder="little")
                 selector = faiss.IDSelectorBitmap(bitmap)
         if self.nlist:
             probes = nprobe or self.nprobe
@@ -139,7 +178,7 @@ class VectorIndex:
         return positions[0][keep].astype(np.int64), scores[0][keep]
 
 
-def _build_ivf_sq8(vectors: np.ndarray, dim: int, nlist: int, seed: int):
+def _build_ivf_sq8(vectors: np.ndarray, dim: int, nlist: int, seed: int, ids: np.ndarray):
     """IVF with 8-bit per-dimension scalar quantization of the residuals, inner product."""
     import faiss
 
@@ -157,6 +196,6 @@ def _build_ivf_sq8(vectors: np.ndarray, dim: int, nlist: int, seed: int):
     else:
         train = vectors
     index.train(train)
-    index.add(vectors)
+    index.add_with_ids(vectors, ids)
     index.nprobe = default_nprobe(nlist)
     return index

@@ -121,7 +121,7 @@ def test_derived_files_are_rebuilt(news, damage):
     assert "the derived files of generation 1 were missing, stale or unreadable" in found[FIXED][0]
     assert dense.exists() and keyword.exists()
     repaired = levels(check_index(news, repair=True))
-    assert repaired[FIXED][0].startswith("deleted 2 derived files")
+    assert repaired[FIXED][0].startswith("deleted 4 derived files")  # dense.faiss, dense.json, keyword/, keyword.json
     assert PROBLEM not in repaired and searchable(news) == ["amazon"]
 
 
@@ -143,7 +143,7 @@ def test_export_and_import_round_trip(news, tmp_path, cli):
     assert code == 0 and "with SHA256SUMS" in out
     with tarfile.open(archive) as tar:
         names = tar.getnames()
-    assert names[0] == CHECKSUMS and {"index.sqlite", "manifest.json", "dense-1.faiss"} <= set(names)
+    assert names[0] == CHECKSUMS and {"index.sqlite", "manifest.json", "dense.faiss", "keyword/meta.json"} <= set(names)
     restored = tmp_path / "restored"
     code, out, _ = cli("import", archive, "--index", restored)
     assert code == 0 and "checksums verified" in out

@@ -4,7 +4,8 @@ A worker process ingests many generated articles (and one changed one) into an e
 encoder; it is killed after fixed delays, or while it holds at a hook inside the commit (the transaction half
 written, the database committed but no derived file written, the derived files half replaced). The index must
 then open, pass SQLite's integrity check, hold the old article set or the complete new one, and FAISS, BM25 and
-SQLite must agree; a search must work and a later ingest must finish the job.
+SQLite must agree; a search must work and a later ingest must finish the job. (The derived indexes are updated in place
+from a change log in the database: see index/store.py.)
 """
 
 from __future__ import annotations
@@ -64,13 +65,22 @@ if mode == "in transaction":  # some articles inserted, no COMMIT yet
             hold("hook")
 
     db.insert_article = insert_article
-elif mode == "after commit":  # the database is committed, no FAISS or BM25 file written yet
-    store_module.build_artifacts = lambda *args, **kwargs: hold("hook")
-elif mode == "during file swap":  # new BM25 folder in place, new FAISS file not yet renamed
+elif mode == "after commit":  # the database is committed, neither derived index updated yet
+    store_module.update_derived = lambda *args, **kwargs: hold("hook")
+elif mode == "during keyword update":  # the keyword index committed, its checksums and change number not yet
+    real_apply = store_module.KeywordIndex.apply
+
+    def apply(self, *args, **kwargs):
+        real_apply(self, *args, **kwargs)
+        hold("hook")
+
+    store_module.KeywordIndex.apply = apply
+elif mode == "during dense compaction":  # a new dense base file written beside the old one, not yet swapped in
+    store_module.COMPACT_MIN = 1
     real_replace = Path.replace
 
     def replace(self, target):
-        if Path(target).name.startswith("dense-"):
+        if Path(target).name == "dense.faiss":
             hold("hook")
         return real_replace(self, target)
 
@@ -196,8 +206,8 @@ def finish_and_check(index_dir: Path, inputs: Path) -> None:
     store = open_for_writing(index_dir, FakeEncoder())
     generation = store.stats().generation
     store.close()
-    derived = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("dense-", "keyword-")))
-    assert derived == sorted(p.name for p in artifact_paths(index_dir, generation))
+    derived = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("dense", "keyword")))
+    assert derived == sorted([*(p.name for p in artifact_paths(index_dir, generation)), "dense.json", "keyword.json"])
 
 
 def test_uninterrupted_worker_completes(setup):
@@ -223,8 +233,9 @@ def test_kill_during_ingest(setup, delay):
 
 @pytest.mark.parametrize(("mode", "expected"), [
     ("in transaction", BEFORE),  # rows written, not committed: rolled back
-    ("after commit", AFTER),  # committed: FAISS and BM25 are rebuilt from the database on open
-    ("during file swap", AFTER),  # half-replaced derived files: rebuilt too
+    ("after commit", AFTER),  # committed: the derived indexes replay the logged changes on open
+    ("during keyword update", AFTER),  # keyword files newer than their checksums: rebuilt, with a notice
+    ("during dense compaction", AFTER),  # new base file not swapped in: the old one replays the changes
 ])
 def test_kill_inside_the_commit(setup, mode, expected):
     index_dir, inputs, marker = setup

@@ -14,6 +14,7 @@ import pytest
 
 import assistant.commands
 import assistant.engine as engine_module
+import index.store as store_module
 from assistant.cli import main
 from assistant.engine import Assistant
 from index.ingest import build_index, open_for_writing, remove_articles
@@ -72,7 +73,7 @@ def error_line(err: str) -> str:
 
 
 def derived_files(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("dense-", "keyword-")))
+    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("dense", "keyword")))
 
 
 # --- cases 1 and 2: a full disk ---------------------------------------------------------------------------------
@@ -86,24 +87,32 @@ def full_disk_faiss(self, path):
                        f"{path}: 4051 != 32000 (No space left on device)")
 
 
-def full_disk_bm25(self, folder):
-    raise OSError(28, "No space left on device", str(Path(folder) / "data.csc.index.npy"))
+_real_keyword_apply = KeywordIndex.apply
+
+
+def full_disk_keywords(self, additions, removals):
+    """The keyword folder's disk is full; an in-memory index (the fallback) still works."""
+    if self.folder is None:
+        return _real_keyword_apply(self, additions, removals)
+    raise OSError(28, "No space left on device", str(Path(self.folder) / "meta.json"))
 
 
 @pytest.mark.parametrize("which", ["faiss", "bm25"])
 def test_disk_full_writing_derived_files_after_the_commit(news, tmp_path, cli, monkeypatch, which):
     """Case 1: the ingest is committed; the command says so, exits 1, and the index keeps serving (from
     memory while the disk stays full, from rebuilt files once there is room)."""
-    if which == "faiss":
+    if which == "faiss":  # the dense base file is written when changes pile up: make this commit one of those
+        monkeypatch.setattr(store_module, "COMPACT_MIN", 0)
+        monkeypatch.setattr(store_module, "COMPACT_FRACTION", 0.0)
         monkeypatch.setattr(VectorIndex, "save", full_disk_faiss)
     else:
-        monkeypatch.setattr(KeywordIndex, "save", full_disk_bm25)
+        monkeypatch.setattr(KeywordIndex, "apply", full_disk_keywords)
     code, out, err = cli("ingest", "--no-progress", "--index", str(news), str(new_file(tmp_path)))
     assert code == 1
     assert "added 1" in out  # what was stored is still reported
     line = error_line(err)
     assert "the change is stored (generation 2)" in line
-    failed = "dense-2.faiss.tmp" if which == "faiss" else "keyword-2.tmp/data.csc.index.npy"
+    failed = "dense.faiss.tmp" if which == "faiss" else "keyword/meta.json"
     assert f"{news}/{failed}: No space left on device" in line
     assert "rebuilt from the database" in line
     # the disk stays full: listing and asking still work, from the database
@@ -114,7 +123,7 @@ def test_disk_full_writing_derived_files_after_the_commit(news, tmp_path, cli, m
     # room again: the next open writes the current generation's files
     monkeypatch.undo()
     assert ids(news) == {"ibm", "amazon", "weather", "bridge"}
-    assert derived_files(news) == sorted(p.name for p in artifact_paths(news, 2))
+    assert derived_files(news) == sorted([*(p.name for p in artifact_paths(news, 2)), "dense.json", "keyword.json"])
 
 
 class FailingCommit:
@@ -239,7 +248,7 @@ def test_deleted_database_is_an_error_that_deletes_nothing(news, tmp_path, cli, 
     """Case 6: before, it opened as an empty index and deleted the surviving FAISS and BM25 files."""
     (news / "index.sqlite").unlink()
     before = sorted(p.name for p in news.iterdir())
-    assert any(name.startswith("dense-") for name in before)
+    assert "dense.faiss" in before and "keyword" in before
     command = tuple(str(new_file(tmp_path)) if c == "NEW" else c for c in command)
     code, out, err = cli(*command, "--index", str(news))
     assert code == 1

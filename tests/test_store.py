@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -208,13 +209,48 @@ def test_stored_vectors_are_the_encoders(corpus, tmp_index, fake_encoder):
         assert all(snapshot.article(chunk.article_id).body[s.start:s.end] == s.text for s in sentences)
 
 
-def test_old_generation_files_are_removed(corpus, tmp_index, fake_encoder):
+def test_only_the_current_derived_files_remain(corpus, tmp_index, fake_encoder):
     ingest([corpus / "bridge.txt"], tmp_index, fake_encoder)
+    (tmp_index / "dense-1.faiss").write_bytes(b"the earlier layout's file")  # left by an older version
     ingest([corpus / "zoo.txt"], tmp_index, fake_encoder)
-    generation = state(tmp_index)["generation"]
-    dense, keyword = artifact_paths(tmp_index, generation)
-    derived = sorted(p.name for p in tmp_index.iterdir() if p.name.startswith(("dense-", "keyword-")))
-    assert derived == sorted([dense.name, keyword.name])
+    dense, keyword = artifact_paths(tmp_index)
+    names = {p.name for p in tmp_index.iterdir()} - {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}
+    assert names == {MANIFEST_NAME, ".lock", ".writer.lock", dense.name, "dense.json", keyword.name, "keyword.json"}
+
+
+def test_a_commit_touches_only_the_changed_chunks(corpus, tmp_index, fake_encoder):
+    """The dense base file is not rewritten for a small change (the snapshot replays it from the change log);
+    the keyword index takes the new chunk; the log keeps only what the base file has not taken in."""
+    ingest([corpus / "bridge.txt"], tmp_index, fake_encoder)
+    dense, _ = artifact_paths(tmp_index)
+    before = dense.read_bytes()
+    ingest([corpus / "zoo.txt", write(corpus, "flood.txt", FLOOD)], tmp_index, fake_encoder)
+    assert dense.read_bytes() == before
+    assert json.loads((tmp_index / "dense.json").read_text())["size"] == 1
+    assert len(db_rows(tmp_index, "SELECT * FROM changes")) == 2  # the two new chunks, not yet in the base
+    assert state(tmp_index)["ids"] == ["bridge", "flood", "zoo"]
+    assert keyword_hits(tmp_index, "giraffe") == ["zoo"]
+    assert dense_top(tmp_index, fake_encoder, "river farmers cattle high ground") == "flood"
+    store = EmbeddedStore.open(tmp_index)
+    remove_articles(store, ["bridge"])
+    store.close()
+    assert state(tmp_index)["ids"] == ["flood", "zoo"]
+    assert dense_top(tmp_index, fake_encoder, "harbour bridge engineers cables") != "bridge"
+
+
+def test_the_dense_base_is_compacted_when_changes_pile_up(tmp_path, tmp_index, fake_encoder, monkeypatch):
+    import index.store as store_module
+
+    monkeypatch.setattr(store_module, "COMPACT_MIN", 3)
+    folder = tmp_path / "many"
+    for i in range(6):
+        write(folder, f"a{i}.txt", f"Story {i}\n\nThe word{i} council met on day{i}. It voted.\n")
+    ingest([folder / "a0.txt"], tmp_index, fake_encoder)
+    ingest([folder / f"a{i}.txt" for i in range(1, 6)], tmp_index, fake_encoder)  # 5 changes > 3: compacted
+    meta = json.loads((tmp_index / "dense.json").read_text())
+    assert meta["size"] == 6 and db_rows(tmp_index, "SELECT COUNT(*) FROM changes") == [(0,)]
+    assert keyword_hits(tmp_index, "word4") == ["a4"]
+    assert dense_top(tmp_index, fake_encoder, "word3 council day3") == "a3"
 
 
 # --- manifest ---------------------------------------------------------------------------------------------------
@@ -327,14 +363,49 @@ def test_derived_files_are_rebuilt_from_the_database(corpus, tmp_index, fake_enc
         keyword.rmdir()
     elif damage == "corrupt keyword":
         for path in keyword.iterdir():
-            if path.name != "size.txt":
-                path.write_bytes(b"garbage")
+            path.write_bytes(b"garbage")
     else:
         from index.vectors import VectorIndex
 
         VectorIndex.build(fake_encoder.encode(["one", "two", "three"]), fake_encoder.dim).save(dense)
     after = state(tmp_index)  # asserts FAISS == BM25 == SQLite chunk count
     assert after["ids"] == ["bridge", "zoo"]
-    assert dense.exists() and (keyword / "size.txt").exists()  # written back
+    assert dense.exists() and (keyword / "meta.json").exists()  # written back
     assert keyword_hits(tmp_index, "giraffe") == ["zoo"]
     assert dense_top(tmp_index, fake_encoder, "harbour bridge engineers cables") == "bridge"
+
+
+def _flip_block(path: Path, size: int = 4096) -> None:
+    """4 KB of garbage in the middle of a file, its header and length intact (issue 14, cases 3 and 4)."""
+    data = bytearray(path.read_bytes())
+    middle = max(len(data) // 2 - size // 2, min(64, len(data) - 1))
+    data[middle:middle + size] = bytes((b ^ 0x5A) for b in data[middle:middle + size])
+    path.write_bytes(bytes(data[:len(path.read_bytes())]))
+
+
+@pytest.mark.parametrize("target", ["dense", "keyword"])
+def test_damaged_bytes_in_a_derived_file_mean_a_rebuild_with_a_notice(tmp_path, tmp_index, fake_encoder, target,
+                                                                     capsys):
+    """Garbage inside a derived file is caught by its checksum on open: one line on stderr, the index
+    rebuilt from the database, the same answers as before the damage, never the damaged file used."""
+    folder = tmp_path / "in"
+    for i in range(40):
+        write(folder, f"a{i:02d}.txt", f"Story {i}\n\nThe word{i} council met on day{i} about topic{i % 7}. "
+                                       f"Residents of ward{i} asked questions. " * 3 + "\n")
+    ingest([folder], tmp_index, fake_encoder)
+    expected = (keyword_hits(tmp_index, "word17 council"), dense_top(tmp_index, fake_encoder, "word23 council day23"))
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_index, copy)
+    dense, keyword = artifact_paths(copy)
+    victim = dense if target == "dense" else max((p for p in keyword.iterdir() if p.name != "meta.json"),
+                                                 key=lambda p: p.stat().st_size)
+    _flip_block(victim)
+    capsys.readouterr()
+    assert (keyword_hits(copy, "word17 council"), dense_top(copy, fake_encoder, "word23 council day23")) == expected
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("notice: ") and "rebuilding" in lines[0]
+    assert str(dense if target == "dense" else keyword) in lines[0] and "checksum mismatch" in lines[0]
+    state(copy)  # FAISS, keyword index and SQLite agree
+    capsys.readouterr()
+    keyword_hits(copy, "word17")  # the rebuilt files carry fresh checksums: no second notice
+    assert capsys.readouterr().err == ""

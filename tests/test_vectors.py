@@ -183,3 +183,43 @@ def test_store_uses_the_approximate_index_past_the_threshold(tmp_path, monkeypat
             assert {snapshot.chunk(int(p)).article_id for p in positions} == {"flood"}
         finally:
             snapshot.close()
+
+
+# -- ids: adding and removing in place -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exact_max", [None, 1_000])  # flat (IndexIDMap2) and IVF-SQ8 (its own ids)
+def test_vectors_live_under_ids_and_are_added_and_removed_in_place(tmp_path, exact_max):
+    data = clustered(3_000, 16, seed=8, centers=30)
+    ids = np.arange(3_000, dtype=np.int64) * 3 + 7  # sparse, like chunk ids after removals
+    index = VectorIndex.build(data[:2_500], 16, exact_max=exact_max, ids=ids[:2_500])
+    assert index.kind == (KIND_FLAT if exact_max is None else KIND_IVF_SQ8)
+    found, scores = index.search(data[10], 1)
+    assert found.tolist() == [ids[10]] and scores[0] == pytest.approx(1.0, abs=0.02)
+    index.add(ids[2_500:], data[2_500:])
+    index.remove(ids[:100])
+    assert index.size == 2_900 and index.ids().tolist() == ids[100:].tolist()
+    assert index.search(data[2_800], 1)[0].tolist() == [ids[2_800]]
+    assert ids[50] not in index.search(data[50], 20)[0].tolist()
+    mask = np.zeros(ids[-1] + 1, dtype=bool)  # a mask over the id space
+    mask[ids[1_000:1_010]] = True
+    masked, _ = index.search(data[1_005], 5, mask)
+    assert masked[0] == ids[1_005] and mask[masked].all()
+    path = tmp_path / "dense.faiss"
+    index.save(path)
+    loaded = VectorIndex.load(path, 16)
+    assert loaded.ids().tolist() == ids[100:].tolist()
+    assert loaded.search(data[2_999], 1)[0].tolist() == [ids[2_999]]
+
+
+def test_retraining_is_asked_for_when_the_size_drifts(monkeypatch):
+    monkeypatch.setattr(vectors_module, "EXACT_MAX", 1_000)
+    data = clustered(2_000, 16, seed=9, centers=20)
+    ivf = VectorIndex.build(data, 16)
+    assert ivf.kind == KIND_IVF_SQ8
+    assert not ivf.needs_retraining(2_000, trained_size=2_000)
+    assert not ivf.needs_retraining(3_900, trained_size=2_000)
+    assert ivf.needs_retraining(4_100, trained_size=2_000)  # more than doubled: new cells
+    assert ivf.needs_retraining(900, trained_size=2_000)  # below EXACT_MAX: back to exact search
+    flat = VectorIndex.build(data[:500], 16)
+    assert not flat.needs_retraining(999, 500) and flat.needs_retraining(1_001, 500)
