@@ -80,9 +80,13 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     passing = [i for i in by_probability if probabilities[i] >= floors[i]]
     fresh = [i for i in passing if _key(candidates[i]) not in shown_before]
     if fresh and probabilities[fresh[0]] < unseen_min_share * top:
-        fresh = []
-    order = fresh + [i for i in by_probability if i not in set(fresh)]
-    allowed = set(fresh) if fresh else set(passing)
+        # The shown sentences are the real support: lead with the best of them, then the best new one,
+        # so a follow-up never only repeats what the conversation already showed.
+        order = [by_probability[0], fresh[0]] + [i for i in by_probability if i not in (by_probability[0], fresh[0])]
+        allowed = set(passing)
+    else:
+        order = fresh + [i for i in by_probability if i not in set(fresh)]
+        allowed = set(fresh) if fresh else set(passing)
     vectors = np.stack([c.vector for c in candidates])
     repeats = _redundancy_check(candidates, vectors, settings, embed)
     chosen: list[int] = []
