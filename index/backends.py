@@ -49,5 +49,18 @@ def open_store(location: Path | str, expected: Manifest | None = None, create: b
     return backend.open(target, expected=expected, create=create)
 
 
-def location_label(location: Path | str) -> str:
-    return str(location)
+def manifest_at(location: Path | str) -> Manifest | None:
+    """The manifest of an existing index (a folder's file, or read from the server for a URI), else None."""
+    from index.store import IndexNotFound
+
+    if not is_uri(location):
+        folder = Path(location).expanduser()
+        return read_manifest(folder) if folder.exists() else None
+    try:
+        store = open_store(location)
+    except IndexNotFound:
+        return None
+    try:
+        return store.manifest
+    finally:
+        store.close()

@@ -167,24 +167,9 @@ def split_model_name(name: str) -> tuple[str, str]:
 
 def encoder_for_index(index_dir, device: str = "cpu") -> Encoder | None:
     """The encoder an existing index was built with (model and backend from its manifest), or None."""
-    from pathlib import Path
+    from index.backends import manifest_at
 
-    from index.backends import is_uri
-    from index.manifest import read_manifest
-
-    if is_uri(index_dir):  # a server-side store: its manifest lives there
-        from index.backends import open_store
-        from index.store import IndexNotFound
-
-        try:
-            store = open_store(index_dir)
-        except IndexNotFound:
-            return None
-        manifest = store.manifest
-        store.close()
-        return encoder_for_manifest(manifest, device)
-    folder = Path(index_dir)
-    manifest = read_manifest(folder) if folder.exists() else None
+    manifest = manifest_at(index_dir)
     return None if manifest is None else encoder_for_manifest(manifest, device)
 
 

@@ -49,19 +49,9 @@ class IngestReport:
 
 
 def existing_settings(index_dir: Path | str) -> ChunkSettings | None:
-    from index.backends import is_uri, open_store
-    from index.manifest import read_manifest
-    from index.store import IndexNotFound
+    from index.backends import manifest_at
 
-    if is_uri(index_dir):  # a server-side store: its manifest lives there
-        try:
-            store = open_store(index_dir)
-        except IndexNotFound:
-            return None
-        manifest = store.manifest
-        store.close()
-    else:
-        manifest = read_manifest(Path(index_dir)) if Path(index_dir).exists() else None
+    manifest = manifest_at(index_dir)
     return ChunkSettings(**manifest.chunking) if manifest else None
 
 

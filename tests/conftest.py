@@ -161,3 +161,33 @@ def events(assistant):
     from ui.events import Events
 
     return Events(assistant)
+
+
+@pytest.fixture
+def news(tmp_path):
+    """An index of the three shared news articles (fake encoder), its store closed."""
+    from index.ingest import build_index
+    from tests.fakes import NEWS_ARTICLES
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in NEWS_ARTICLES.items():
+        (folder / name).write_text(text)
+    build_index([str(folder)], tmp_path / "index", FakeEncoder())
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """`assistant ...` in-process with the fake model; returns (exit code, stdout, stderr), never a traceback."""
+    import assistant.commands
+    from assistant.cli import main
+
+    monkeypatch.setattr(assistant.commands, "encoder_for", lambda args: FakeEncoder())
+
+    def run(*args: str):
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        assert "Traceback" not in out.out + out.err
+        return code, out.out, out.err
+    return run

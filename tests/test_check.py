@@ -10,35 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import assistant.commands
-from assistant.cli import main
 from index.backup import CHECKSUMS
 from index.check import CANNOT_FIX, FIXED, PROBLEM, check_index, healthy
-from index.ingest import build_index
 from index.store import EmbeddedStore, artifact_paths
-from tests.fakes import NEWS_ARTICLES, FakeEncoder
-
-
-@pytest.fixture
-def news(tmp_path) -> Path:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, text in NEWS_ARTICLES.items():
-        (folder / name).write_text(text)
-    build_index([str(folder)], tmp_path / "index", FakeEncoder())
-    return tmp_path / "index"
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    monkeypatch.setattr(assistant.commands, "encoder_for", lambda args: FakeEncoder())
-
-    def run(*args: str):
-        code = main([str(a) for a in args])
-        out = capsys.readouterr()
-        assert "Traceback" not in out.out + out.err
-        return code, out.out, out.err
-    return run
 
 
 def sql(index_dir: Path, *statements: str) -> None:

@@ -22,33 +22,9 @@ from index.keywords import KeywordIndex
 from index.manifest import MANIFEST_NAME
 from index.store import EmbeddedStore, IndexDamaged, StoreError, artifact_paths
 from index.vectors import VectorIndex
-from tests.fakes import NEWS_ARTICLES, FakeEncoder
+from tests.fakes import FakeEncoder
 
 NEW = "Bridge reopens\n\nThe harbour bridge reopened on Tuesday. Engineers replaced the rusty cables.\n"
-
-
-@pytest.fixture
-def news(tmp_path) -> Path:
-    """An index of the three shared news articles (fake encoder), its store closed."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name, text in NEWS_ARTICLES.items():
-        (folder / name).write_text(text)
-    build_index([str(folder)], tmp_path / "index", FakeEncoder())
-    return tmp_path / "index"
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    """`assistant ...` in-process with the fake model; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(assistant.commands, "encoder_for", lambda args: FakeEncoder())
-
-    def run(*args: str):
-        code = main(list(args))
-        out = capsys.readouterr()
-        assert "Traceback" not in out.out + out.err
-        return code, out.out, out.err
-    return run
 
 
 def new_file(tmp_path: Path) -> Path:
