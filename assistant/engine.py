@@ -57,16 +57,21 @@ class AskSettings:
     abstain_threshold: float | None = None  # None: the model's own (<= 5% false abstention on dev)
 
 
+EXPIRY_RETRIES = 5  # a writer committing every few seconds can expire a retry too (load test: 20 clients)
+
+
 def _retry_on_expiry(method):
-    """Run once more on the newest snapshot when the one in use expired mid-call (another process changed
-    an article it was reading): the caller gets an answer from one generation, never a mix."""
+    """Run again on the newest snapshot when the one in use expired mid-call (another process changed an
+    article it was reading): the caller gets an answer from one generation, never a mix. Under a busy
+    writer the newest snapshot can expire as well, so a few tries are allowed before the error shows."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except SnapshotExpired:
-            self._refresh_now()
-            return method(self, *args, **kwargs)
+        for _ in range(EXPIRY_RETRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except SnapshotExpired:
+                self._refresh_now()
+        return method(self, *args, **kwargs)
     return wrapper
 
 
