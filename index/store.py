@@ -316,10 +316,14 @@ class EmbeddedSnapshot:
         return self._article_index().search(text, k, allowed)
 
     def _article_index(self) -> ArticleKeywords:
-        """Built on first use, from the database this snapshot reads (a second or two per 3,000 articles)."""
+        """Built on first use (a second or two per 3,000 articles) from this snapshot's articles as they
+        still are: one changed or removed since is left out of this ranking signal rather than failing the
+        question (its chunks are still searched)."""
         with self._article_lock:
             if self._articles_bm25 is None:
-                rows = self.conn.execute("SELECT rowid, title, body FROM articles ORDER BY rowid").fetchall()
+                rows = [r for r in self._read(lambda: self.conn.execute(
+                    "SELECT rowid, title, body, content_hash FROM articles ORDER BY rowid").fetchall())
+                    if self._content_hash.get(r[0]) == r[3]]
                 self._articles_bm25 = ArticleKeywords.build([r[0] for r in rows], [r[1] for r in rows],
                                                             [r[2] for r in rows])
             return self._articles_bm25
@@ -382,11 +386,13 @@ class EmbeddedSnapshot:
             from index.near_duplicates import NearDuplicateIndex, from_bytes
 
             rows = self._read(lambda: self.conn.execute(
-                "SELECT a.id, s.minhash FROM signatures s JOIN articles a ON a.rowid = s.article_rowid"
-                " ORDER BY COALESCE(a.published_at, '9999'), a.rowid").fetchall(), check_generation=True)
+                "SELECT a.id, s.minhash, a.rowid, a.content_hash FROM signatures s"
+                " JOIN articles a ON a.rowid = s.article_rowid"
+                " ORDER BY COALESCE(a.published_at, '9999'), a.rowid").fetchall())
             index = NearDuplicateIndex()
-            for article_id, blob in rows:
-                index.add_signature(article_id, from_bytes(blob))
+            for article_id, blob, rowid, content_hash in rows:
+                if self._content_hash.get(rowid) == content_hash:  # still this snapshot's article
+                    index.add_signature(article_id, from_bytes(blob))
             self._duplicates = {m: g[0] for g in index.groups() for m in g}
         return self._duplicates
 
