@@ -33,7 +33,7 @@ from index.keywords import KeywordIndex, terms
 
 ENGINES = ("bm25s", "fts5", "tantivy")
 # ../shared/datasets beside the checkout, else the workplace copy (a worktree sits one level deeper)
-SHARED = _SHARED if _SHARED.is_dir() else Path("/work/shared/datasets")
+SHARED = _SHARED
 DEFAULT_ARTICLES = SHARED / "realtimeqa_news" / "articles.jsonl"
 
 

@@ -36,8 +36,6 @@ import numpy as np
 from eval.bench_scale import DIM, base_vectors, clustered_vectors, normalize, perturbed, perturbed_texts, windows
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/datasets")
 ARTICLES = SHARED / "realtimeqa_news" / "articles.jsonl"
 CHUNKS_PER_ARTICLE = 10
 

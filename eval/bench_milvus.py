@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 DATA = Path(__file__).resolve().parent / "data"
-BBC = Path("/work/shared/datasets/bbc_news/articles.jsonl")
-RTQA = Path("/work/shared/datasets/realtimeqa_news/articles.jsonl")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+BBC = SHARED / "bbc_news" / "articles.jsonl"
+RTQA = SHARED / "realtimeqa_news" / "articles.jsonl"
 
 
 class ReplayEncoder:

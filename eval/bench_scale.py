@@ -4,7 +4,7 @@
     python -m eval.bench_scale --chunks 250000 --compare flat,ivf-sq8,hnsw-sq8,ivf-pq --no-keywords
 
 Vectors are perturbed copies of real chunk vectors, read from an existing index's SQLite `vectors` table
-(default /work/runs/idx-rtqa when it exists): a real vector plus Gaussian noise of norm --noise, made unit
+(default runs/idx-rtqa when it exists): a real vector plus Gaussian noise of norm --noise, made unit
 length again (without a base index: clustered random vectors). Keyword texts are perturbed copies of real
 chunk texts (the base index's chunks, else ~900-character windows of the RealTime QA articles): a few
 words dropped and a few neighbouring words swapped. Queries: --queries perturbed real vectors (fresh
@@ -40,7 +40,7 @@ import numpy as np
 from eval.report import write_json
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-DEFAULT_BASE_INDEX = Path("/work/runs/idx-rtqa")
+DEFAULT_BASE_INDEX = Path("runs") / "idx-rtqa"
 DEFAULT_ARTICLES = SHARED / "realtimeqa_news" / "articles.jsonl"
 DIM = 384
 KINDS = ("flat", "ivf-sq8", "hnsw-sq8", "ivf-pq", "ivf-flat")
