@@ -29,6 +29,7 @@ import numpy as np
 
 from eval.bench_scale import SHARED as _SHARED
 from eval.bench_scale import base_texts, keyword_queries, perturbed_texts
+from eval.report import write_json
 from index.keywords import KeywordIndex, terms
 
 ENGINES = ("bm25s", "fts5", "tantivy")
@@ -191,10 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         result["quality"] = quality(engines, args.datasets.split(","))
     if args.speed:
         result["speed"] = speed(engines, [int(s) for s in args.speed.split(",")], args.queries, args.seed)
-    text = json.dumps(result, indent=2, default=str)
-    print(text)
+    print(json.dumps(result, indent=2, default=str))
     if args.json_out:
-        args.json_out.write_text(text)
+        write_json(args.json_out, result)
     return 0
 
 

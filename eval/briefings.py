@@ -15,12 +15,13 @@ import json
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from assistant.options import AskOptions
+from eval.report import write_rows
 from eval.splits import assign_splits
 
 QUESTIONS = ("What happened in the past week?", "What's the latest news?")
@@ -143,12 +144,7 @@ def evaluate(assistant, questions_path: Path | str, part: str = "all", k: int = 
 
 
 def write(out: Path, metrics: dict, rows: Sequence[BriefingResult]) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    with (out / "briefings.jsonl").open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
-    return out / "metrics.json"
+    return write_rows(out, metrics, rows, "briefings.jsonl")
 
 
 def table(metrics: dict) -> str:

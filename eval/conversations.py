@@ -13,10 +13,11 @@ import json
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.options import AskOptions
+from eval.report import write_rows
 from eval.runs import _contains, article_scores
 
 HIT_KS = (1, 3, 5, 10)
@@ -156,12 +157,7 @@ def evaluate(assistants: Mapping[str, object], conversations: Sequence[Conversat
 
 
 def write(out: Path, metrics: dict, rows: Sequence[TurnResult]) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    with (out / "turns.jsonl").open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
-    return out / "metrics.json"
+    return write_rows(out, metrics, rows, "turns.jsonl")
 
 
 def table(metrics: Mapping[str, Mapping[str, float]]) -> str:

@@ -65,6 +65,18 @@ def write_report(folder: Path | str, results: Mapping[str, Mapping[str, float]],
     return ReportFiles(folder, metrics_json, report_md, curve, run_paths, tuple(row_paths))
 
 
+def write_rows(out: Path, metrics: Mapping, rows: Sequence, rows_name: str) -> Path:
+    """metrics.json and one JSON line per result row (dataclasses) in `out`; the metrics file's path."""
+    from dataclasses import asdict
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with (out / rows_name).open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+    return out / "metrics.json"
+
+
 def write_json(path: Path, result) -> Path:
     """A benchmark's figures as indented JSON (dates and paths as text), creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,20 @@ def torch_encoder():
     return load_encoder(backend="torch")
 
 
+@pytest.fixture(scope="module")
+def demo(real_encoder, tmp_path_factory):
+    """The bundled demo corpus indexed with the real model (for `model` tests), one per test module."""
+    from assistant.engine import Assistant
+    from index.demo import demo_files
+    from index.ingest import build_index
+
+    index_dir = tmp_path_factory.mktemp("demo-index")
+    build_index(demo_files(), index_dir, real_encoder)
+    assistant = Assistant.load(index_dir, encoder=real_encoder)
+    yield assistant
+    assistant.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache_home(tmp_path_factory):
     """Tests never read or write the user's cache (demo index, ONNX exports): each run gets its own."""

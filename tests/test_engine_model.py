@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.engine import Assistant
-from index.demo import demo_files
-from index.ingest import build_index
-
 pytestmark = pytest.mark.model
-
-
-@pytest.fixture(scope="module")
-def demo(real_encoder, tmp_path_factory):
-    index_dir = tmp_path_factory.mktemp("demo-index")
-    build_index(demo_files(), index_dir, real_encoder)
-    assistant = Assistant.load(index_dir, encoder=real_encoder)
-    yield assistant
-    assistant.close()
 
 
 @pytest.mark.parametrize(("question", "article", "fact"), [
