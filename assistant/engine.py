@@ -275,7 +275,7 @@ class Assistant:
                         shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE, embed=self.encoder.encode)
         abstained = not chosen or support < threshold
         why = reason(evidence.question, query, top, filters) if abstained else ""
-        return Composed(evidence, probabilities, row, support, chosen, abstained, why)
+        return Composed(support, chosen, abstained, why)
 
     # Corpus management, so that front ends need only this class.
     @_retry_on_expiry
@@ -345,11 +345,8 @@ class Found:
 
 @dataclass(frozen=True)
 class Composed:
-    """The answer stage's working: what eval/fit_answers.py learns from, and what _ask returns."""
+    """What the answer stage decided (eval/fit_answers.py reads its inputs through Assistant.evidence)."""
 
-    evidence: Evidence
-    probabilities: np.ndarray  # per candidate: P(it is the evidence)
-    question_row: np.ndarray  # the support model's features
     support: float  # P(the articles answer the question)
     chosen: list[Chosen]
     abstained: bool
