@@ -26,6 +26,11 @@ class SummarySettings:
     # pair >= 0.7 against 0% by this measure), so a close pooled pair is judged again on fresh embeddings
     # when the engine passes `embed`.
     repeat_cosine: float = 0.7
+    # A close pooled pair sharing fewer content words than this is not judged again (no fresh embedding):
+    # on the dev splits (BBC written dev halves and near misses, RealTime QA dev weeks: 1,128 close pooled
+    # pairs, 64 of them repeats on fresh embeddings) no repeat shared fewer than 2, and 41% of the pairs
+    # did, each of which cost a 3-4 ms embedding (`python -m eval.fit_redundancy`).
+    repeat_min_shared_terms: int = 2
     # A sentence of another article this similar (pooled vectors) to a chosen one says the same thing:
     # cite it beside it.
     same_fact_cosine: float = 0.8
@@ -120,11 +125,20 @@ def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings,
                              strict=True))
         return np.stack([fresh[i] for i in indices])
 
+    terms: dict[int, set[str]] = {}
+
+    def shared_terms(j: int, i: int) -> int:
+        for k in (i, j):
+            if k not in terms:
+                terms[k] = content_terms(candidates[k].text)
+        return len(terms[i] & terms[j])
+
     def repeats(chosen: list[int], i: int) -> bool:
         close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= settings.repeat_cosine]
         if not close or embed is None:
             return bool(close)
-        return float((vectors(close) @ vectors([i])[0]).max()) >= settings.repeat_cosine
+        close = [j for j in close if shared_terms(j, i) >= settings.repeat_min_shared_terms]
+        return bool(close) and float((vectors(close) @ vectors([i])[0]).max()) >= settings.repeat_cosine
 
     return repeats
 

@@ -97,6 +97,26 @@ def test_one_fact_is_shown_once_and_cited_from_every_article_that_states_it():
     assert [o.article_id for o in chosen[0].also] == ["b"] and chosen[1].also == ()
 
 
+def test_close_pooled_pairs_are_embedded_again_only_when_they_share_words():
+    """Pooled vectors of one article's sentences sit close; a close pair is judged on fresh embeddings,
+    but only when the two share at least repeat_min_shared_terms content words (no dev repeat shared fewer)."""
+    close = [[1.0, 0.0, 0.0], [0.95, 0.312, 0.0]]
+    texts = ["The minister resigned on Monday after the vote.", "Shares in the carmaker rose sharply.",
+             "The minister resigned after losing the vote on Monday."]
+    cands = [Candidate(0, "a", i, i * 60, i * 60 + len(t), t, np.asarray(close[min(i, 1)], dtype=np.float32))
+             for i, t in enumerate(texts)]
+    embedded: list[str] = []
+
+    def embed(batch):
+        embedded.extend(batch)
+        return np.asarray([[1.0, 0.0] if "minister" in t else [0.0, 1.0] for t in batch], dtype=np.float32)
+
+    chosen = _choose(cands[:2], [0.9, 0.8], SummarySettings(max_sentences=3), embed=embed)
+    assert [c.candidate.sentence_index for c in chosen] == [0, 1] and embedded == []  # no word shared
+    chosen = _choose([cands[0], cands[2]], [0.9, 0.8], SummarySettings(max_sentences=3), embed=embed)
+    assert [c.candidate.sentence_index for c in chosen] == [0] and len(embedded) == 2  # one fact: once
+
+
 def test_further_sentences_need_a_share_of_the_best_probability():
     cands = [_candidate(i, "a", i * 40, np.eye(3)[i]) for i in range(3)]
     chosen = _choose(cands, [0.9, 0.5, 0.2], SummarySettings(max_sentences=3), min_relative=0.5)
