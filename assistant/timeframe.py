@@ -127,6 +127,7 @@ class TimeFrame:
         return text
 
 
+@lru_cache(maxsize=256)  # the engine reads one question twice (conversation hooks, then the search)
 def parse_timeframe(question: str, as_of: date) -> TimeFrame:
     """Find the question's time cue and resolve it against `as_of`. The earliest, then longest, datable
     span wins; an undatable event phrase ("before the ban") is kept as the expression without a window."""
