@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from assistant.answer_type import KINDS as ASKED_KINDS
 from assistant.answer_type import expected_type, offers, withholds
 from assistant.results import Passage
 from assistant.summarize import content_terms
@@ -34,6 +35,10 @@ QUESTION_FEATURES = (
     "best_offers_kind", "open_question", "top_dense_score", "top_passage_overlap", "entity_coverage",
     "log_terms", "top_title_overlap", "retrievers_agree", "focus_coverage", "best_kind_probability",
     "best_withholds", "best_entity_overlap", "top_entity_coverage", "best_weighted_overlap",
+    # Whether any of the three likeliest sentences offers the asked-for kind (1 for open questions) or says
+    # it is withheld, and the asked kind when none offers it: near misses ask for the one fact the
+    # articles lack (the fee, the cause), and how telling a missing amount is differs by kind.
+    "top3_offers_kind", "top3_withholds", *(f"missing_{kind}" for kind in ASKED_KINDS),
 )
 
 
@@ -143,6 +148,9 @@ def question_row(evidence: Evidence, probabilities: np.ndarray, passages: Sequen
     kind_best = probabilities[offering].max() if asked.kind and offering.any() else \
         (probabilities[best] if asked.kind is None else 0.0)
     top_terms = _terms(top.text) | _terms(top.title)
+    top3 = order[:3]
+    top3_offers = float(f[top3, column["offers_kind"]].max() > 0) if asked.kind else 1.0
+    missing = [float(asked.kind == kind and not top3_offers) for kind in ASKED_KINDS]
     return np.array([
         probabilities[best], probabilities[best] - second, f[:, column["similarity"]].max(),
         f[best, column["focus_overlap"]], f[:, column["focus_overlap"]].max(), f[best, column["offers_kind"]],
@@ -151,6 +159,7 @@ def question_row(evidence: Evidence, probabilities: np.ndarray, passages: Sequen
         f[:, column["title_overlap"]].max(), agree, _share(asked.focus_terms, shown_terms), kind_best,
         f[best, column["withholds"]], f[best, column["entity_overlap"]],
         _share(asked.entity_terms, top_terms) if asked.entity_terms else 1.0, f[best, column["weighted_overlap"]],
+        top3_offers, float(f[top3, column["withholds"]].max() > 0), *missing,
     ], dtype=np.float64)
 
 
