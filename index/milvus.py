@@ -18,7 +18,7 @@ Positions 0..size-1 follow chunk ids, which increase with commit time, as the em
 Dense search runs on the server with filters compiled to Milvus expressions (`MilvusMask`); keyword
 search is BM25 in this process over the chunk texts read from Milvus (the 2.3 server has no BM25
 function), rebuilt when the generation changes. Replicas poll the generation (`latest_generation`).
-One writer at a time per NAME (not enforced across machines).
+One writer at a time per NAME, across machines: a lease in NAME_meta (index/milvus_lease.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
 
@@ -38,15 +39,17 @@ import numpy as np
 
 from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import ArticleKeywords, Bm25Index
+from index.keywords import ArticleKeywords, KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
+from index.milvus_lease import WriterLease
 from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
 QUERY_PAGE = 16384  # the most rows one Milvus query returns
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
-MIN_EF = 128  # search breadth: ef = max(MIN_EF, 2 k); recall@10 measured in eval/bench_milvus.py
+MIN_EF = 128  # search breadth: ef = max(MIN_EF, k); recall@10 measured in eval/bench_milvus.py
+SENTENCE_CACHE = 8192  # chunks' sentence vectors kept per store (~5 KB each at 384 dimensions)
 POLL_SECONDS = 0.5  # how often latest_generation() asks the server
 DUMMY_DIM = 2  # Milvus 2.3 needs a vector field in every collection
 
@@ -109,6 +112,7 @@ class MilvusStore:
 
     def __init__(self, location: str, alias: str, name: str, manifest: Manifest, server_version: str):
         self._writer_lock = threading.RLock()
+        self._writer_depth = 0
         self.location, self.alias, self.name = location, alias, name
         self.manifest = manifest
         self.server_version = server_version
@@ -117,6 +121,10 @@ class MilvusStore:
         self._polled = (0.0, -1)
         self._cache: MilvusTables | None = None
         self._cache_lock = threading.Lock()
+        self._lease = WriterLease(lambda: self._collection("meta"), location)
+        self._keywords: KeywordIndex | None = None  # BM25 over the chunk texts, in this process
+        self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -173,7 +181,7 @@ class MilvusStore:
         generation, ts = self._generation()
         with self._cache_lock:
             if self._cache is None or self._cache.generation != generation:
-                self._cache = MilvusTables.read(self, generation, ts)
+                self._cache = MilvusTables.read(self, generation, ts, previous=self._cache)
             return MilvusSnapshot(self, self._cache)
 
     def stored_hashes(self) -> dict[str, tuple[str, str]]:
@@ -205,6 +213,8 @@ class MilvusStore:
         """Delete the removed and replaced articles, insert the new rows, flush, then bump the
         generation (the commit point: readers switch to it as one step)."""
         chunks, articles = self._collection("chunks"), self._collection("articles")
+        if self._writer_depth:  # a commit outside writer() (a test's) takes no lease
+            self._lease.check()
         generation, _ = self._generation()
         stamps = []
         gone = list(dict.fromkeys([*removals, *(item.article.id for item in additions)]))
@@ -232,6 +242,8 @@ class MilvusStore:
         # force, or by a coarse interim index on servers that enable it); visibility needs no wait.
         chunks.flush(_async=True)
         articles.flush(_async=True)
+        if self._writer_depth:
+            self._lease.check()  # the commit point: refused if another writer took over meanwhile
         generation += 1
         value = json.dumps({"generation": generation, "ts": max(stamps, default=0)})
         self._collection("meta").upsert([{"key": "generation", "value": value, "dummy": [1.0, 0.0]}])
@@ -263,14 +275,22 @@ class MilvusStore:
     # -- about -----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writer(self, wait: bool = True, on_wait=None):
-        """One ingest or removal at a time in this process (re-entrant). Across processes and machines
-        Milvus offers no lock, so one writer per NAME is the deployment's rule (README, Many machines)."""
+        """One ingest or removal at a time per NAME: in this process a lock (re-entrant), across processes
+        and machines the writer lease in NAME_meta (index/milvus_lease.py), held until the last exit."""
         if not self._writer_lock.acquire(blocking=False):
             if not wait:
                 raise IndexBusy(f"{self.location}: another ingest or removal is running in this process")
             self._writer_lock.acquire()
         try:
-            yield
+            if self._writer_depth == 0:
+                self._lease.acquire(wait=wait, on_wait=on_wait)
+            self._writer_depth += 1
+            try:
+                yield
+            finally:
+                self._writer_depth -= 1
+                if self._writer_depth == 0:
+                    self._lease.release()
         finally:
             self._writer_lock.release()
 
@@ -282,7 +302,8 @@ class MilvusStore:
 
     def describe(self) -> str:
         return (f"milvus {self.server_version} at {self.location} (HNSW inner product on the server; "
-                "BM25 in this process over the chunk texts in Milvus: this server has no BM25 function; "
+                "BM25 in this process (tantivy, in memory, updated by each generation's changes) over the chunk "
+                "texts in Milvus: this server has no BM25 function; "
                 "Session consistency, reads pinned to each generation's commit timestamp)")
 
     def drop(self) -> None:
@@ -296,6 +317,7 @@ class MilvusStore:
     def close(self) -> None:
         from pymilvus import connections
 
+        self._pool.shutdown(wait=False)
         with contextlib.suppress(Exception):
             connections.disconnect(self.alias)
 
@@ -325,15 +347,22 @@ def _join_parts(rows: list[dict]) -> dict[str, dict]:
 
 
 def _query_all(collection, pk: str, expr: str, fields: list[str], ts: int) -> list[dict]:
-    """Every row matching expr, paged by primary key (a query returns at most 16384 rows, in key order)."""
+    """Every row matching expr, paged by primary key (a query returns at most 16384 rows, in key order,
+    and at most the server's result size: a page too large is asked again in halves)."""
     rows: list[dict] = []
-    last = None
+    last, page_size = None, QUERY_PAGE
     while True:
         page_expr = expr if last is None else f"({expr}) and {pk} > {json.dumps(last, ensure_ascii=False)}"
-        page = collection.query(page_expr, output_fields=[pk, *fields], limit=QUERY_PAGE,
-                                consistency_level="Customized", guarantee_timestamp=ts)
+        try:
+            page = collection.query(page_expr, output_fields=[pk, *fields], limit=page_size,
+                                    consistency_level="Customized", guarantee_timestamp=ts)
+        except Exception as err:
+            if "exceed the limit size" not in str(err) or page_size <= 256:
+                raise
+            page_size //= 2
+            continue
         rows += page
-        if len(page) < QUERY_PAGE:
+        if len(page) < page_size:
             return rows
         last = max(r[pk] for r in page)
 
@@ -344,7 +373,9 @@ def _read_heads(collection, ts: int) -> dict[str, dict]:
 
 @dataclass
 class MilvusTables:
-    """What one generation holds, read once and shared by that generation's snapshots in this process."""
+    """What one generation holds, read once and shared by that generation's snapshots in this process.
+    Sentence vectors are not here: they are read per article when an answer needs them (all of them would
+    be ~5 KB a chunk, 200 MB at 30k chunks, and more than one query may return)."""
 
     generation: int
     ts: int
@@ -352,25 +383,51 @@ class MilvusTables:
     table: np.ndarray  # per position: chunk_index, start, end, first_sentence, last_sentence
     article_ids: list[str]
     texts: list[str]
-    sentence_vectors: list[str]
     heads: dict[str, dict]
-    keywords: Bm25Index
+    keywords: KeywordView
 
     @classmethod
-    def read(cls, store: MilvusStore, generation: int, ts: int) -> MilvusTables:
-        fields = ["article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence",
-                  "text", "sentence_vectors"]
-        rows = _query_all(store._collection("chunks"), "chunk_id", "chunk_id >= 0", fields, ts)
-        rows.sort(key=lambda r: r["chunk_id"])
+    def read(cls, store: MilvusStore, generation: int, ts: int, previous: MilvusTables | None = None
+             ) -> MilvusTables:
+        """With `previous` (an older generation read here), only the chunks added since are read: rows of
+        articles whose head is unchanged are kept, and every commit's chunk ids exceed the older ones'.
+        If the counts do not add up to the heads' (a clock stepped back), everything is read again."""
+        fields = ["article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence", "text"]
         heads = _read_heads(store._collection("articles"), ts)
+        keep: list[int] = []
+        expr = "chunk_id >= 0"
+        incremental = previous is not None and previous.chunk_ids.size > 0
+        if incremental:
+            keep = [i for i, a in enumerate(previous.article_ids)
+                    if a in heads and heads[a]["seq"] == previous.heads[a]["seq"]]
+            expr = f"chunk_id > {int(previous.chunk_ids.max())}"
+        rows = _query_all(store._collection("chunks"), "chunk_id", expr, fields, ts)
+        rows.sort(key=lambda r: r["chunk_id"])
         rows = [r for r in rows if r["article_id"] in heads]
+        if incremental and len(keep) + len(rows) != sum(h["n_chunks"] for h in heads.values()):
+            return cls.read(store, generation, ts)
+        # the chunk keyword index lives in the store (tantivy, in memory) and changes by the difference;
+        # each generation's view keeps searching its own commit
+        if store._keywords is None or not incremental:
+            store._keywords = KeywordIndex.open(None)
+            gone: list[int] = []
+        else:
+            kept = np.zeros(previous.chunk_ids.size, dtype=bool)
+            kept[keep] = True
+            gone = previous.chunk_ids[~kept].tolist()
+        store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
+                              gone)
         table = np.array([[r["chunk_index"], r["start"], r["end"], r["first_sentence"], r["last_sentence"]]
                           for r in rows], dtype=np.int64).reshape(-1, 5)
-        texts = [r["text"] for r in rows]
+        chunk_ids = np.array([r["chunk_id"] for r in rows], dtype=np.int64)
         article_ids = [r["article_id"] for r in rows]
-        keywords = Bm25Index.build([f"{heads[a]['title']}\n{t}" for a, t in zip(article_ids, texts, strict=True)])
-        return cls(generation, ts, np.array([r["chunk_id"] for r in rows], dtype=np.int64), table, article_ids,
-                   texts, [r["sentence_vectors"] for r in rows], heads, keywords)
+        texts = [r["text"] for r in rows]
+        if keep:
+            chunk_ids = np.concatenate([previous.chunk_ids[keep], chunk_ids])
+            table = np.concatenate([previous.table[keep], table])
+            article_ids = [previous.article_ids[i] for i in keep] + article_ids
+            texts = [previous.texts[i] for i in keep] + texts
+        return cls(generation, ts, chunk_ids, table, article_ids, texts, heads, store._keywords.view(chunk_ids))
 
 
 class MilvusSnapshot:
@@ -391,6 +448,7 @@ class MilvusSnapshot:
         self._duplicates: dict[str, str] | None = None
         self._article_lock = threading.Lock()
         self._article_keywords: ArticleKeywords | None = None
+        self._by_article: dict[str, list[int]] | None = None
 
     @property
     def size(self) -> int:
@@ -425,7 +483,7 @@ class MilvusSnapshot:
         k = min(k, self.size)
         result = self.store._collection("chunks").search(
             data=[np.asarray(vector, dtype=np.float32).tolist()], anns_field="vector",
-            param={"metric_type": "IP", "params": {"ef": max(MIN_EF, 2 * k)}}, limit=k,
+            param={"metric_type": "IP", "params": {"ef": max(MIN_EF, k)}}, limit=k,
             expr=mask.expr if mask is not None else None, output_fields=[],
             consistency_level="Customized", guarantee_timestamp=self.tables.ts)
         hits = [(self._position.get(int(h.id)), float(h.distance)) for h in result[0]]
@@ -460,8 +518,65 @@ class MilvusSnapshot:
                            first, last, t.texts[position])
 
     def sentence_vectors(self, position: int) -> np.ndarray:
-        blob = base64.b64decode(self.tables.sentence_vectors[position])
+        """Read with those of the article's other chunks in one query (an answer looks at neighbours), and
+        kept by chunk id in the store (rows never change, so every later generation reuses them)."""
+        blobs = self.store._sentence_blobs
+        chunk_id = int(self.tables.chunk_ids[position])
+        blob = blobs.get(chunk_id)
+        if blob is None:
+            if len(blobs) > SENTENCE_CACHE:
+                blobs.clear()
+            ids = [int(self.tables.chunk_ids[p]) for p in self._article_positions(self.tables.article_ids[position])]
+            rows = self.store._collection("chunks").query(
+                f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
+                consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+            fetched = {int(row["chunk_id"]): base64.b64decode(row["sentence_vectors"]) for row in rows}
+            blobs.update(fetched)
+            blob = fetched.get(chunk_id)
+            if blob is None:
+                raise KeyError(f"chunk {chunk_id} was removed from the index since this snapshot")
         return np.frombuffer(blob, dtype=np.float16).reshape(-1, self.manifest.dim).astype(np.float32)
+
+    def prefetch(self, positions) -> None:
+        """Bodies and sentence vectors of these positions' articles, each kind in one query and the two
+        side by side, so that choosing an answer's sentences costs two round trips instead of two per
+        article (the engine calls this, where a snapshot has it, before reading them one by one)."""
+        articles = list(dict.fromkeys(self.tables.article_ids[int(p)] for p in positions))
+        bodies = [a for a in articles if a not in self._bodies]
+        blobs = self.store._sentence_blobs
+        ids = [int(self.tables.chunk_ids[q]) for a in articles for q in self._article_positions(a)
+               if int(self.tables.chunk_ids[q]) not in blobs]
+
+        def read_bodies():
+            if bodies:
+                rows = self.store._collection("articles").query(
+                    f'article_id in [{", ".join(literal(a) for a in bodies)}] and kind == "body"',
+                    output_fields=["article_id", "part", "data"], consistency_level="Customized",
+                    guarantee_timestamp=self.tables.ts)
+                self._bodies.update(_join_parts(rows))
+
+        def read_vectors():
+            if ids:
+                rows = self.store._collection("chunks").query(
+                    f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
+                    consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+                blobs.update({int(r["chunk_id"]): base64.b64decode(r["sentence_vectors"]) for r in rows})
+
+        if len(self._bodies) > 2048:
+            self._bodies.clear()
+        if len(blobs) > SENTENCE_CACHE:
+            blobs.clear()
+        pending = self.store._pool.submit(read_vectors)
+        read_bodies()
+        pending.result()
+
+    def _article_positions(self, article_id: str) -> list[int]:
+        if self._by_article is None:
+            by_article: dict[str, list[int]] = {}
+            for p, a in enumerate(self.tables.article_ids):
+                by_article.setdefault(a, []).append(p)
+            self._by_article = by_article
+        return self._by_article.get(article_id, [])
 
     def _body(self, article_id: str) -> dict:
         if article_id not in self.tables.heads:

@@ -160,3 +160,77 @@ def test_two_replicas_see_a_third_process_ingest_and_answer_alike(milvus_index, 
     assert all(s["ranking"][0] == "tram" for s in seen)
     assert all(s["seen_after"] - committed < 5.0 for s in seen), (committed, seen)
     assert seen[0]["answer"] == seen[1]["answer"] and seen[0]["ranking"] == seen[1]["ranking"]
+
+
+@pytest.mark.milvus
+def test_server_listens_beyond_loopback_only_on_the_ports_no_setting_binds(local_milvus):
+    """etcd and everything else on 127.0.0.1; beyond loopback exactly the Go servers that 2.3.5 binds to
+    ":PORT" whatever milvus.yaml says (index/milvus_server.py). A new socket beyond loopback fails this, and
+    so does a server version that binds them locally (then the documented list must go)."""
+    from index.milvus_server import ALL_INTERFACES, listening_sockets
+
+    if local_milvus is None:
+        pytest.skip("ARTICLE_ASSISTANT_TEST_MILVUS names a server this session did not start")
+    ports = local_milvus.ports()
+    sockets = listening_sockets(local_milvus.server.server_proc.pid)
+    assert ("127.0.0.1", ports["etcd_port"]) in sockets
+    exposed = {port for _, port in local_milvus.exposed()}
+    assert exposed == {ports[key] for key in ALL_INTERFACES}, sorted(sockets)
+    assert ports["etcd_port"] not in exposed and local_milvus.port in exposed
+
+
+@pytest.mark.milvus
+def test_one_writer_per_name_across_processes_by_a_lease(milvus_index, tmp_path, tmp_path_factory, monkeypatch):
+    """A second writer (another process's store: its own owner id) is refused in one line while the first
+    writes, waits for it with wait=True, takes over an expired lease, and a writer that lost its lease
+    commits nothing."""
+    import threading
+
+    import index.milvus_lease as lease
+    from index.backends import open_store
+    from index.store import IndexBusy
+
+    make_assistant(tmp_path_factory, location=milvus_index).close()
+    first, second = open_store(milvus_index), open_store(milvus_index)
+    try:
+        with first.writer(wait=False):
+            assert first._lease.holder()["owner"] == first._lease.owner
+            with pytest.raises(IndexBusy) as busy, second.writer(wait=False):
+                pass
+            message = str(busy.value)
+            assert "\n" not in message and first._lease.owner in message and milvus_index in message
+        assert first._lease.holder() is None  # given back at the end
+
+        said: list[str] = []
+        entered = threading.Event()
+
+        def hold():
+            with first.writer():
+                entered.set()
+                time.sleep(1.5)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        entered.wait(10)
+        started = time.monotonic()
+        with second.writer(wait=True, on_wait=said.append):
+            waited = time.monotonic() - started
+        holder.join()
+        assert len(said) == 1 and said[0].startswith("waiting:") and waited > 0.5
+
+        monkeypatch.setattr(lease, "LEASE_SECONDS", 0.5)
+        stalled = open_store(milvus_index)
+        try:
+            with stalled.writer(wait=False):
+                stalled._lease._stop.set()  # its renewal stops: the writer stalls past its expiry
+                time.sleep(0.7)
+                with second.writer(wait=False):  # the expired lease is taken over
+                    assert second._lease.holder()["owner"] == second._lease.owner
+                    with pytest.raises(IndexBusy, match="lost the writer lease"):
+                        stalled.commit([], removals=["ibm"])
+        finally:
+            stalled.close()
+        assert sorted(a.id for a in first.snapshot().articles()) == ["amazon", "ibm", "weather"]
+    finally:
+        first.close()
+        second.close()
