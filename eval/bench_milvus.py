@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -293,7 +294,7 @@ def replicas(location: str, timeout: float = 120.0) -> dict:
                        "published_at: 2022-06-30\n---\nA new undersea data cable reached the Faroe Islands on "
                        "Thursday, the islands' telecom operator said, doubling their capacity.\n")
     question = "Which islands did the new undersea data cable reach?"
-    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(work)}
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(work))}
     procs = []
     for n in range(2):
         cwd = work / f"replica{n}"

@@ -39,7 +39,7 @@ import numpy as np
 
 from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import ArticleKeywords, KeywordIndex, KeywordView
+from index.keywords import KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
 from index.milvus_lease import WriterLease
 from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
@@ -123,6 +123,7 @@ class MilvusStore:
         self._cache_lock = threading.Lock()
         self._lease = WriterLease(lambda: self._collection("meta"), location)
         self._keywords: KeywordIndex | None = None  # BM25 over the chunk texts, in this process
+        self._article_index: KeywordIndex | None = None  # BM25 over whole articles
         self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
 
@@ -384,7 +385,9 @@ class MilvusTables:
     article_ids: list[str]
     texts: list[str]
     heads: dict[str, dict]
-    keywords: KeywordView
+    keywords: KeywordView  # chunks, by position
+    article_keys: np.ndarray  # sorted keys of the articles with chunks
+    article_keywords: KeywordView  # whole articles, by position in article_keys
 
     @classmethod
     def read(cls, store: MilvusStore, generation: int, ts: int, previous: MilvusTables | None = None
@@ -406,17 +409,25 @@ class MilvusTables:
         rows = [r for r in rows if r["article_id"] in heads]
         if incremental and len(keep) + len(rows) != sum(h["n_chunks"] for h in heads.values()):
             return cls.read(store, generation, ts)
-        # the chunk keyword index lives in the store (tantivy, in memory) and changes by the difference;
-        # each generation's view keeps searching its own commit
+        # the keyword indexes (chunks; whole articles) live in the store (tantivy, in memory) and change by
+        # the difference; each generation's views keep searching their own commit
         if store._keywords is None or not incremental:
-            store._keywords = KeywordIndex.open(None)
+            store._keywords, store._article_index = KeywordIndex.open(None), KeywordIndex.open(None)
             gone: list[int] = []
+            gone_articles: list[str] = []
         else:
             kept = np.zeros(previous.chunk_ids.size, dtype=bool)
             kept[keep] = True
             gone = previous.chunk_ids[~kept].tolist()
+            gone_articles = [a for a, h in previous.heads.items() if heads.get(a, {}).get("seq") != h["seq"]]
         store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
                               gone)
+        added: dict[str, list[str]] = {}
+        for r in rows:  # a new or changed article's chunks are all new rows
+            added.setdefault(r["article_id"], []).append(r["text"])
+        store._article_index.apply(
+            [(article_key(a), f"{heads[a]['title']}\n{heads[a]['title']}\n{' '.join(t)}") for a, t in added.items()],
+            [article_key(a) for a in gone_articles])
         table = np.array([[r["chunk_index"], r["start"], r["end"], r["first_sentence"], r["last_sentence"]]
                           for r in rows], dtype=np.int64).reshape(-1, 5)
         chunk_ids = np.array([r["chunk_id"] for r in rows], dtype=np.int64)
@@ -427,7 +438,9 @@ class MilvusTables:
             table = np.concatenate([previous.table[keep], table])
             article_ids = [previous.article_ids[i] for i in keep] + article_ids
             texts = [previous.texts[i] for i in keep] + texts
-        return cls(generation, ts, chunk_ids, table, article_ids, texts, heads, store._keywords.view(chunk_ids))
+        article_keys = np.array(sorted({article_key(a) for a in article_ids}), dtype=np.int64)
+        return cls(generation, ts, chunk_ids, table, article_ids, texts, heads, store._keywords.view(chunk_ids),
+                   article_keys, store._article_index.view(article_keys))
 
 
 class MilvusSnapshot:
@@ -446,8 +459,6 @@ class MilvusSnapshot:
         self.newest_date = max((h["published_at"] for h in heads.values() if h["published_at"]), default="")
         self._bodies: dict[str, dict] = {}
         self._duplicates: dict[str, str] | None = None
-        self._article_lock = threading.Lock()
-        self._article_keywords: ArticleKeywords | None = None
         self._by_article: dict[str, list[int]] | None = None
 
     @property
@@ -497,18 +508,12 @@ class MilvusSnapshot:
         return self.tables.keywords.search(text, k, None if mask is None else mask.array)
 
     def search_articles(self, text, k, mask=None):
-        """BM25 over whole articles, built on first use from this generation's chunk texts."""
-        with self._article_lock:
-            if self._article_keywords is None:
-                texts: dict[str, list[str]] = {}
-                for article_id, chunk_text in zip(self.tables.article_ids, self.tables.texts, strict=True):
-                    texts.setdefault(article_id, []).append(chunk_text)
-                ids = list(texts)
-                self._article_keywords = ArticleKeywords.build(
-                    [article_key(a) for a in ids], [self.tables.heads[a]["title"] for a in ids],
-                    [" ".join(texts[a]) for a in ids])
-        allowed = None if mask is None else np.unique(self.chunk_article_keys[mask.array])
-        return self._article_keywords.search(text, k, allowed)
+        """BM25 over whole articles (title twice, then the article's chunk texts), from the store's
+        in-memory index as of this generation."""
+        keys = self.tables.article_keys
+        allowed = None if mask is None else np.isin(keys, np.unique(self.chunk_article_keys[mask.array]))
+        positions, scores = self.tables.article_keywords.search(text, k, allowed)
+        return keys[positions], scores
 
     # -- reading ---------------------------------------------------------------------------------
     def chunk(self, position: int) -> StoredChunk:
