@@ -289,17 +289,19 @@ def replicas(location: str, timeout: float = 120.0) -> dict:
 
     root = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bench-milvus-replicas-"))
+    token = f"Kv{uuid.uuid4().hex[:6]}"  # a new story each run, found by its made-up cable name
+    article_id = f"bench-cable-{token.lower()}"
     article = work / "cable.md"
-    article.write_text("---\nid: bench-cable\ntitle: Undersea cable reaches the Faroe Islands\n"
-                       "published_at: 2022-06-30\n---\nA new undersea data cable reached the Faroe Islands on "
-                       "Thursday, the islands' telecom operator said, doubling their capacity.\n")
-    question = "Which islands did the new undersea data cable reach?"
+    article.write_text(f"---\nid: {article_id}\ntitle: Undersea cable {token} reaches the Faroe Islands\n"
+                       f"published_at: 2022-06-30\n---\nThe new undersea data cable {token} reached the Faroe "
+                       "Islands on Thursday, the islands' telecom operator said, doubling their capacity.\n")
+    question = f"Which islands did the undersea cable {token} reach?"
     env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(work))}
     procs = []
     for n in range(2):
         cwd = work / f"replica{n}"
         cwd.mkdir()
-        procs.append(subprocess.Popen([sys.executable, "-c", REPLICA, location, question, "bench-cable"], cwd=cwd,
+        procs.append(subprocess.Popen([sys.executable, "-c", REPLICA, location, question, article_id], cwd=cwd,
                                       env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
     try:
         ready = [p.stdout.readline().strip() for p in procs]
@@ -396,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("agree")
     p.add_argument("--encoder", choices=("fake", "real"), default="fake")
+    p = sub.add_parser("replicas", help="only the replicas' measurement, on an existing NAME")
+    p.add_argument("name")
     p = sub.add_parser("scale")
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--questions", type=int, default=200)
@@ -407,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.what == "agree":
         result = agree(args.milvus, args.encoder)
+    elif args.what == "replicas":
+        result = replicas(f"milvus://{args.milvus}/{args.name}")
+        print(result, flush=True)
     else:
         result = scale(args.milvus, args.dim, args.questions, args.vectors_from, args.reuse,
                        args.keep or args.reuse is not None)

@@ -27,6 +27,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -47,6 +48,15 @@ from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
 QUERY_PAGE = 16384  # the most rows one Milvus query returns
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return list(STOPWORDS_EN)
+
+
+# The server's analyser: words, lower case, the client side's English stopwords (no stemming: milvus-lite
+# has no stemmer; Milvus 2.5's "english" analyser would add one)
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": _stopwords()}]}
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
 MIN_EF = 128  # search breadth: ef = max(MIN_EF, k); recall@10 measured in eval/bench_milvus.py
 SENTENCE_CACHE = 8192  # chunks' sentence vectors kept per store (~5 KB each at 384 dimensions)
@@ -78,6 +88,14 @@ def parse_uri(location: str) -> tuple[str, str]:
     if not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise IndexMismatch(f"{location}: NAME must be letters, digits and _ and start with a letter")
     return f"http://{parsed.hostname}:{parsed.port or 19530}", name
+
+
+def has_bm25_function(version: str) -> bool:
+    """Whether a server of this version has the BM25 function and sparse BM25 search: Milvus 2.5 and
+    later, and milvus-lite 3 (which reports "milvus_lite-3.x"). 2.3 accepts the schema but ignores it."""
+    lite = version.startswith("milvus_lite-")
+    numbers = [int(n) for n in re.findall(r"\d+", version.removeprefix("milvus_lite-"))[:2]] + [0, 0]
+    return numbers[0] >= 3 if lite else tuple(numbers[:2]) >= (2, 5)
 
 
 def literal(value: str) -> str:
@@ -116,7 +134,7 @@ class MilvusStore:
         self.location, self.alias, self.name = location, alias, name
         self.manifest = manifest
         self.server_version = server_version
-        self.server_bm25 = False  # 2.5+ has a BM25 function; the keyword search here stays client-side
+        self.server_bm25 = False  # set by open(): this NAME's chunks carry the server's BM25 function
         self._vectors: dict[str, tuple[np.ndarray, str]] = {}  # embedded in this process, not yet committed
         self._polled = (0.0, -1)
         self._cache: MilvusTables | None = None
@@ -145,13 +163,17 @@ class MilvusStore:
                 connections.disconnect(alias)
                 raise IndexNotFound(f"{location}: no index here (run 'assistant ingest --index {location} FILES')")
             stored = Manifest(expected.model, expected.dim, expected.chunking, expected.format_version, "milvus")
-            _create_collections(alias, name, stored)
+            _create_collections(alias, name, stored, server_bm25=has_bm25_function(version))
         else:
             _load(alias, name)
             stored = _read_manifest(alias, name)
             if expected is not None:
                 stored.check_compatible(expected, location)
-        return cls(location, alias, name, stored, version)
+        store = cls(location, alias, name, stored, version)
+        from pymilvus import Collection
+
+        store.server_bm25 = any(f.name == "sparse" for f in Collection(f"{name}_chunks", using=alias).schema.fields)
+        return store
 
     def _collection(self, kind: str):
         from pymilvus import Collection
@@ -271,6 +293,8 @@ class MilvusStore:
                 "lead": chunk.position == 0, "vector_hash": key, "text": text,
                 "sentence_vectors": sentence_vectors, "vector": vector.tolist(),
             })
+            if self.server_bm25:
+                rows[-1]["keyword_text"] = f"{article.title}\n{text}"
         return rows
 
     # -- about -----------------------------------------------------------------------------------
@@ -302,9 +326,13 @@ class MilvusStore:
                           tables.generation, 0)
 
     def describe(self) -> str:
-        return (f"milvus {self.server_version} at {self.location} (HNSW inner product on the server; "
-                "BM25 in this process (tantivy, in memory, updated by each generation's changes) over the chunk "
-                "texts in Milvus: this server has no BM25 function; "
+        keywords = ("chunk BM25 on the server (its BM25 function over title and text; no stemming), whole-article "
+                    "BM25 in this process" if self.server_bm25 else
+                    "BM25 in this process (tantivy, in memory, updated by each generation's changes) over the chunk "
+                    "texts in Milvus: this server has no BM25 function" if not has_bm25_function(self.server_version)
+                    else "BM25 in this process (tantivy, in memory): this index was made without the server's "
+                    "BM25 function")
+        return (f"milvus {self.server_version} at {self.location} (HNSW inner product on the server; {keywords}; "
                 "Session consistency, reads pinned to each generation's commit timestamp)")
 
     def drop(self) -> None:
@@ -420,8 +448,9 @@ class MilvusTables:
             kept[keep] = True
             gone = previous.chunk_ids[~kept].tolist()
             gone_articles = [a for a, h in previous.heads.items() if heads.get(a, {}).get("seq") != h["seq"]]
-        store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
-                              gone)
+        if not store.server_bm25:  # else the chunks' BM25 is the server's
+            store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
+                                  gone)
         added: dict[str, list[str]] = {}
         for r in rows:  # a new or changed article's chunks are all new rows
             added.setdefault(r["article_id"], []).append(r["text"])
@@ -505,7 +534,23 @@ class MilvusSnapshot:
         return positions, np.array([s for _, s in hits], dtype=np.float32)
 
     def search_keyword(self, text, k, mask=None):
-        return self.tables.keywords.search(text, k, None if mask is None else mask.array)
+        if not self.store.server_bm25:
+            return self.tables.keywords.search(text, k, None if mask is None else mask.array)
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        if self.size == 0 or k <= 0 or not text.strip() or (mask is not None and not mask.array.any()):
+            return empty
+        result = self.store._collection("chunks").search(
+            data=[text], anns_field="sparse", param={"metric_type": "BM25", "params": {}}, limit=min(k, self.size),
+            expr=mask.expr if mask is not None else None, output_fields=["chunk_id"],
+            consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+        # BM25 scores are never negative; milvus-lite reports them negated, as distances
+        return self._hits(result[0], score=abs)
+
+    def _hits(self, hits, score=float) -> tuple[np.ndarray, np.ndarray]:
+        """Server hits as (positions, scores), leaving out rows newer than this snapshot and zero scores."""
+        found = [(self._position.get(int(h.id)), score(float(h.distance))) for h in hits]
+        found = [(p, s) for p, s in found if p is not None and s > 0]
+        return (np.array([p for p, _ in found], dtype=np.int64), np.array([s for _, s in found], dtype=np.float32))
 
     def search_articles(self, text, k, mask=None):
         """BM25 over whole articles (title twice, then the article's chunk texts), from the store's
@@ -655,8 +700,8 @@ def filter_expression(filters: Filters, keep_undated: bool = False) -> str:
 
 
 # -- schema -------------------------------------------------------------------------------------
-def _schemas(name: str, dim: int):
-    from pymilvus import CollectionSchema, DataType, FieldSchema
+def _schemas(name: str, dim: int, server_bm25: bool = False):
+    from pymilvus import CollectionSchema, DataType, FieldSchema, Function, FunctionType
 
     def varchar(field, length=VARCHAR_MAX, **kw):
         return FieldSchema(field, DataType.VARCHAR, max_length=length, **kw)
@@ -665,12 +710,19 @@ def _schemas(name: str, dim: int):
         return [FieldSchema(f, DataType.INT64) for f in fields]
 
     dummy = FieldSchema("dummy", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)
-    chunks = CollectionSchema([
+    fields = [
         FieldSchema("chunk_id", DataType.INT64, is_primary=True), *ints("article_key"), varchar("article_id", 4096),
         *ints("chunk_index", "start", "end", "first_sentence", "last_sentence"), varchar("source", 4096),
         varchar("source_key", 4096), varchar("date", 16), FieldSchema("lead", DataType.BOOL),
         varchar("vector_hash", 128), varchar("text"), varchar("sentence_vectors"),
-        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim)], description="article-assistant chunks")
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim)]
+    functions = []
+    if server_bm25:  # "title\ntext", as the client-side index has it, analysed and scored on the server
+        fields += [varchar("keyword_text", enable_analyzer=True, analyzer_params=ANALYZER),
+                   FieldSchema("sparse", DataType.SPARSE_FLOAT_VECTOR)]
+        functions = [Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["keyword_text"],
+                              output_field_names=["sparse"])]
+    chunks = CollectionSchema(fields, functions=functions, description="article-assistant chunks")
     articles = CollectionSchema([varchar("pk", 8192, is_primary=True), varchar("article_id", 4096), varchar("kind", 8),
                                  *ints("part"), varchar("data"), dummy], description="article-assistant articles")
     meta = CollectionSchema([varchar("key", 256, is_primary=True), varchar("value"), dummy],
@@ -679,14 +731,16 @@ def _schemas(name: str, dim: int):
             f"{name}_meta": (meta, "dummy", None)}
 
 
-def _create_collections(alias: str, name: str, manifest: Manifest) -> None:
+def _create_collections(alias: str, name: str, manifest: Manifest, server_bm25: bool = False) -> None:
     from pymilvus import Collection
 
     flat = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
-    schemas = _schemas(name, manifest.dim)
+    schemas = _schemas(name, manifest.dim, server_bm25)
     for collection_name, (schema, field, index) in schemas.items():
         collection = Collection(collection_name, schema, using=alias, consistency_level="Session")
         collection.create_index(field, index or flat)
+        if server_bm25 and field == "vector":
+            collection.create_index("sparse", {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"})
     _load(alias, name)
     Collection(f"{name}_meta", using=alias).upsert(
         [{"key": "manifest", "value": json.dumps(asdict(manifest)), "dummy": [1.0, 0.0]}])

@@ -127,6 +127,22 @@ def milvus_server(local_milvus):
     return os.environ.get("ARTICLE_ASSISTANT_TEST_MILVUS") or f"127.0.0.1:{local_milvus.port}"
 
 
+@pytest.fixture(scope="session")
+def lite_milvus(tmp_path_factory):
+    """HOST:PORT of a milvus-lite server (pure Python, in this process: it has the BM25 function that the
+    2.3.5 standalone lacks). Skipped when milvus-lite is not installed."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from milvus_lite.adapter.grpc.server import start_server_in_thread
+
+    server, db, port = start_server_in_thread(str(tmp_path_factory.mktemp("milvus-lite")), port=0)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=1)
+        db.close()
+
+
 def new_milvus_location(server: str) -> str:
     import uuid
 

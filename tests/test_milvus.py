@@ -30,6 +30,14 @@ def test_filters_compile_to_milvus_expressions():
     assert window == '(date == "" or (date != "" and date >= "2020-06-01" and date <= "2020-06-30"))'
 
 
+def test_which_servers_have_the_bm25_function():
+    pytest.importorskip("pymilvus")
+    from index.milvus import has_bm25_function
+
+    assert [has_bm25_function(v) for v in ("v2.3.5", "2.4.17", "v2.5.0", "v2.6.1", "milvus_lite-3.2.2",
+                                           "milvus_lite-2.4.12")] == [False, False, True, True, True, False]
+
+
 @pytest.fixture
 def milvus_index(milvus_server, request):
     from tests.conftest import drop_milvus, new_milvus_location
@@ -248,3 +256,30 @@ def test_one_writer_per_name_across_processes_by_a_lease(milvus_index, tmp_path,
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.milvus
+def test_keyword_search_runs_on_the_server_where_it_has_bm25(lite_milvus, request, tmp_path_factory):
+    """milvus-lite has the BM25 function: chunks' BM25 is the server's (filters compiled to its expression),
+    `assistant info` says so, and answers come out as on the other paths."""
+    from tests.conftest import drop_milvus, new_milvus_location
+
+    location = new_milvus_location(lite_milvus)
+    request.addfinalizer(lambda: drop_milvus(location))
+    engine = make_assistant(tmp_path_factory, location=location)
+    try:
+        snapshot = engine.snapshot
+        assert engine.store.server_bm25 and "chunk BM25 on the server" in engine.store.describe()
+        assert snapshot.tables.keywords.size == 0  # nothing indexed in this process for chunks
+        positions, scores = snapshot.search_keyword("Rekognition moratorium", 5)
+        assert [snapshot.chunk(int(p)).article_id for p in positions] == ["amazon"] and scores[0] > 0
+        police = [snapshot.chunk(int(p)).article_id for p in snapshot.search_keyword("police", 5)[0]]
+        assert sorted(police) == ["amazon", "ibm"]
+        harbor = snapshot.mask(Filters(sources=("harbor times",)))
+        assert [snapshot.chunk(int(p)).article_id for p in snapshot.search_keyword("police", 5, harbor)[0]] == [
+            "amazon"]
+        assert snapshot.search_keyword("zzyzx", 5)[0].size == 0
+        answer = engine.ask("Which company announced a moratorium on police use of Rekognition?", mode="keyword")
+        assert answer.passages[0].article_id == "amazon" and "moratorium" in answer.text
+    finally:
+        engine.close()
