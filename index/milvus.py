@@ -40,7 +40,7 @@ import numpy as np
 
 from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import KeywordIndex, KeywordView
+from index.keywords import ArticleKeywords, Bm25Index, KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
 from index.milvus_lease import WriterLease
 from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
@@ -141,7 +141,7 @@ class MilvusStore:
         self._cache_lock = threading.Lock()
         self._lease = WriterLease(lambda: self._collection("meta"), location)
         self._keywords: KeywordIndex | None = None  # BM25 over the chunk texts, in this process
-        self._article_index: KeywordIndex | None = None  # BM25 over whole articles
+        self._article_terms: dict[str, tuple[int, list[str]]] = {}  # article id -> (head seq, BM25 terms)
         self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
 
@@ -414,8 +414,7 @@ class MilvusTables:
     texts: list[str]
     heads: dict[str, dict]
     keywords: KeywordView  # chunks, by position
-    article_keys: np.ndarray  # sorted keys of the articles with chunks
-    article_keywords: KeywordView  # whole articles, by position in article_keys
+    article_keywords: ArticleKeywords  # whole articles, by article key
 
     @classmethod
     def read(cls, store: MilvusStore, generation: int, ts: int, previous: MilvusTables | None = None
@@ -440,23 +439,16 @@ class MilvusTables:
         # the keyword indexes (chunks; whole articles) live in the store (tantivy, in memory) and change by
         # the difference; each generation's views keep searching their own commit
         if store._keywords is None or not incremental:
-            store._keywords, store._article_index = KeywordIndex.open(None), KeywordIndex.open(None)
+            store._keywords = KeywordIndex.open(None)
             gone: list[int] = []
-            gone_articles: list[str] = []
         else:
             kept = np.zeros(previous.chunk_ids.size, dtype=bool)
             kept[keep] = True
             gone = previous.chunk_ids[~kept].tolist()
-            gone_articles = [a for a, h in previous.heads.items() if heads.get(a, {}).get("seq") != h["seq"]]
         if not store.server_bm25:  # else the chunks' BM25 is the server's
             store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
                                   gone)
-        added: dict[str, list[str]] = {}
-        for r in rows:  # a new or changed article's chunks are all new rows
-            added.setdefault(r["article_id"], []).append(r["text"])
-        store._article_index.apply(
-            [(article_key(a), f"{heads[a]['title']}\n{heads[a]['title']}\n{' '.join(t)}") for a, t in added.items()],
-            [article_key(a) for a in gone_articles])
+        articles = _article_keywords(store, heads, ts)
         table = np.array([[r["chunk_index"], r["start"], r["end"], r["first_sentence"], r["last_sentence"]]
                           for r in rows], dtype=np.int64).reshape(-1, 5)
         chunk_ids = np.array([r["chunk_id"] for r in rows], dtype=np.int64)
@@ -467,9 +459,37 @@ class MilvusTables:
             table = np.concatenate([previous.table[keep], table])
             article_ids = [previous.article_ids[i] for i in keep] + article_ids
             texts = [previous.texts[i] for i in keep] + texts
-        article_keys = np.array(sorted({article_key(a) for a in article_ids}), dtype=np.int64)
         return cls(generation, ts, chunk_ids, table, article_ids, texts, heads, store._keywords.view(chunk_ids),
-                   article_keys, store._article_index.view(article_keys))
+                   articles)
+
+
+def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> ArticleKeywords:
+    """bm25s over whole articles, exactly the embedded store's (title twice, then the body; articles in
+    commit order), so both rank articles alike. Each article's terms are kept in the store by head, so a
+    new generation reads and tokenizes only its new and changed bodies; the index itself is rebuilt from
+    the terms (fast: no text is read or stemmed again)."""
+    import bm25s
+
+    from index.keywords import terms
+
+    cache = store._article_terms
+    for gone in [a for a in cache if a not in heads or cache[a][0] != heads[a]["seq"]]:
+        del cache[gone]
+    wanted = [a for a in heads if a not in cache]
+    collection = store._collection("articles")
+    for i in range(0, len(wanted), 200):
+        ids = wanted[i:i + 200]
+        rows = _query_all(collection, "pk", f'article_id in [{", ".join(literal(a) for a in ids)}] and kind == "body"',
+                          ["article_id", "part", "data"], ts)
+        for article_id, body in _join_parts(rows).items():
+            title = heads[article_id]["title"]
+            cache[article_id] = (heads[article_id]["seq"], terms(f"{title}\n{title}\n{body['body']}"))
+    ordered = sorted((a for a in heads if a in cache), key=lambda a: heads[a]["seq"])
+    if not ordered:
+        return ArticleKeywords(np.zeros(0, dtype=np.int64), Bm25Index(None, 0))
+    model = bm25s.BM25()
+    model.index([cache[a][1] for a in ordered], show_progress=False)
+    return ArticleKeywords(np.array([article_key(a) for a in ordered], dtype=np.int64), Bm25Index(model, len(ordered)))
 
 
 class MilvusSnapshot:
@@ -553,12 +573,9 @@ class MilvusSnapshot:
         return (np.array([p for p, _ in found], dtype=np.int64), np.array([s for _, s in found], dtype=np.float32))
 
     def search_articles(self, text, k, mask=None):
-        """BM25 over whole articles (title twice, then the article's chunk texts), from the store's
-        in-memory index as of this generation."""
-        keys = self.tables.article_keys
-        allowed = None if mask is None else np.isin(keys, np.unique(self.chunk_article_keys[mask.array]))
-        positions, scores = self.tables.article_keywords.search(text, k, allowed)
-        return keys[positions], scores
+        """BM25 over whole articles (title twice, then the body), as the embedded store ranks them."""
+        allowed = None if mask is None else np.unique(self.chunk_article_keys[mask.array])
+        return self.tables.article_keywords.search(text, k, allowed)
 
     # -- reading ---------------------------------------------------------------------------------
     def chunk(self, position: int) -> StoredChunk:
