@@ -15,9 +15,11 @@ at least its whole generation, and searches cost no Strong-consistency wait; the
 to Session consistency, so a writer also reads its own writes at once.
 
 Positions 0..size-1 follow chunk ids, which increase with commit time, as the embedded store's do.
-Dense search runs on the server with filters compiled to Milvus expressions (`MilvusMask`); keyword
-search is BM25 in this process over the chunk texts read from Milvus (the 2.3 server has no BM25
-function), rebuilt when the generation changes. Replicas poll the generation (`latest_generation`).
+Dense search runs on the server with filters compiled to Milvus expressions (`MilvusMask`). Chunk
+keyword search is the server's BM25 function where it has one (2.5+, milvus-lite 3; `has_bm25_function`),
+else tantivy in this process over the chunk texts read from Milvus; whole-article BM25 is the embedded
+store's bm25s, in this process. Replicas poll the generation (`latest_generation`); a new generation is
+read as the difference from the one before (`MilvusTables.read`).
 One writer at a time per NAME, across machines: a lease in NAME_meta (index/milvus_lease.py).
 """
 
