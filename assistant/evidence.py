@@ -177,6 +177,9 @@ def _candidates(snapshot: Snapshot, passages: Sequence[Passage]) -> tuple[list[C
                              np.asarray(vector, dtype=np.float32)))
         outside.append(is_outside)
 
+    prefetch = getattr(snapshot, "prefetch", None)
+    if prefetch is not None:  # a remote store reads what the loop needs in a few round trips, not one per item
+        prefetch([passage.position for passage in passages])
     for index, passage in enumerate(passages):
         chunk = snapshot.chunk(passage.position)
         sentences = snapshot.sentences(passage.article_id)

@@ -15,10 +15,12 @@ at least its whole generation, and searches cost no Strong-consistency wait; the
 to Session consistency, so a writer also reads its own writes at once.
 
 Positions 0..size-1 follow chunk ids, which increase with commit time, as the embedded store's do.
-Dense search runs on the server with filters compiled to Milvus expressions (`MilvusMask`); keyword
-search is BM25 in this process over the chunk texts read from Milvus (the 2.3 server has no BM25
-function), rebuilt when the generation changes. Replicas poll the generation (`latest_generation`).
-One writer at a time per NAME (not enforced across machines).
+Dense search runs on the server with filters compiled to Milvus expressions (`MilvusMask`). Chunk
+keyword search is the server's BM25 function where it has one (2.5+, milvus-lite 3; `has_bm25_function`),
+else tantivy in this process over the chunk texts read from Milvus; whole-article BM25 is the embedded
+store's bm25s, in this process. Replicas poll the generation (`latest_generation`); a new generation is
+read as the difference from the one before (`MilvusTables.read`).
+One writer at a time per NAME, across machines: a lease in NAME_meta (index/milvus_lease.py).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import base64
 import contextlib
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
 
@@ -38,15 +42,26 @@ import numpy as np
 
 from index.articles import Article, Sentence
 from index.filters import Filters, compile_mask
-from index.keywords import ArticleKeywords, Bm25Index
+from index.keywords import ArticleKeywords, Bm25Index, KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
+from index.milvus_lease import WriterLease
 from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
 QUERY_PAGE = 16384  # the most rows one Milvus query returns
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return list(STOPWORDS_EN)
+
+
+# The server's analyser: words, lower case, the client side's English stopwords (no stemming: milvus-lite
+# has no stemmer; Milvus 2.5's "english" analyser would add one)
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": _stopwords()}]}
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
-MIN_EF = 128  # search breadth: ef = max(MIN_EF, 2 k); recall@10 measured in eval/bench_milvus.py
+MIN_EF = 128  # search breadth: ef = max(MIN_EF, k); recall@10 measured in eval/bench_milvus.py
+SENTENCE_CACHE = 8192  # chunks' sentence vectors kept per store (~5 KB each at 384 dimensions)
 POLL_SECONDS = 0.5  # how often latest_generation() asks the server
 DUMMY_DIM = 2  # Milvus 2.3 needs a vector field in every collection
 
@@ -75,6 +90,14 @@ def parse_uri(location: str) -> tuple[str, str]:
     if not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise IndexMismatch(f"{location}: NAME must be letters, digits and _ and start with a letter")
     return f"http://{parsed.hostname}:{parsed.port or 19530}", name
+
+
+def has_bm25_function(version: str) -> bool:
+    """Whether a server of this version has the BM25 function and sparse BM25 search: Milvus 2.5 and
+    later, and milvus-lite 3 (which reports "milvus_lite-3.x"). 2.3 accepts the schema but ignores it."""
+    lite = version.startswith("milvus_lite-")
+    numbers = [int(n) for n in re.findall(r"\d+", version.removeprefix("milvus_lite-"))[:2]] + [0, 0]
+    return numbers[0] >= 3 if lite else tuple(numbers[:2]) >= (2, 5)
 
 
 def literal(value: str) -> str:
@@ -109,14 +132,21 @@ class MilvusStore:
 
     def __init__(self, location: str, alias: str, name: str, manifest: Manifest, server_version: str):
         self._writer_lock = threading.RLock()
+        self._writer_depth = 0
         self.location, self.alias, self.name = location, alias, name
         self.manifest = manifest
         self.server_version = server_version
-        self.server_bm25 = False  # 2.5+ has a BM25 function; the keyword search here stays client-side
+        self.server_bm25 = False  # set by open(): this NAME's chunks carry the server's BM25 function
         self._vectors: dict[str, tuple[np.ndarray, str]] = {}  # embedded in this process, not yet committed
         self._polled = (0.0, -1)
         self._cache: MilvusTables | None = None
         self._cache_lock = threading.Lock()
+        self._lease = WriterLease(lambda: self._collection("meta"), location)
+        self._keywords: KeywordIndex | None = None  # BM25 over the chunk texts, in this process
+        self._article_terms: dict[str, tuple[int, list[int]]] = {}  # article id -> (head seq, BM25 term ids)
+        self._article_vocab: dict[str, int] = {}
+        self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -136,13 +166,17 @@ class MilvusStore:
                 connections.disconnect(alias)
                 raise IndexNotFound(f"{location}: no index here (run 'assistant ingest --index {location} FILES')")
             stored = Manifest(expected.model, expected.dim, expected.chunking, expected.format_version, "milvus")
-            _create_collections(alias, name, stored)
+            _create_collections(alias, name, stored, server_bm25=has_bm25_function(version))
         else:
             _load(alias, name)
             stored = _read_manifest(alias, name)
             if expected is not None:
                 stored.check_compatible(expected, location)
-        return cls(location, alias, name, stored, version)
+        store = cls(location, alias, name, stored, version)
+        from pymilvus import Collection
+
+        store.server_bm25 = any(f.name == "sparse" for f in Collection(f"{name}_chunks", using=alias).schema.fields)
+        return store
 
     def _collection(self, kind: str):
         from pymilvus import Collection
@@ -173,7 +207,7 @@ class MilvusStore:
         generation, ts = self._generation()
         with self._cache_lock:
             if self._cache is None or self._cache.generation != generation:
-                self._cache = MilvusTables.read(self, generation, ts)
+                self._cache = MilvusTables.read(self, generation, ts, previous=self._cache)
             return MilvusSnapshot(self, self._cache)
 
     def stored_hashes(self) -> dict[str, tuple[str, str]]:
@@ -205,6 +239,8 @@ class MilvusStore:
         """Delete the removed and replaced articles, insert the new rows, flush, then bump the
         generation (the commit point: readers switch to it as one step)."""
         chunks, articles = self._collection("chunks"), self._collection("articles")
+        if self._writer_depth:  # a commit outside writer() (a test's) takes no lease
+            self._lease.check()
         generation, _ = self._generation()
         stamps = []
         gone = list(dict.fromkeys([*removals, *(item.article.id for item in additions)]))
@@ -232,6 +268,8 @@ class MilvusStore:
         # force, or by a coarse interim index on servers that enable it); visibility needs no wait.
         chunks.flush(_async=True)
         articles.flush(_async=True)
+        if self._writer_depth:
+            self._lease.check()  # the commit point: refused if another writer took over meanwhile
         generation += 1
         value = json.dumps({"generation": generation, "ts": max(stamps, default=0)})
         self._collection("meta").upsert([{"key": "generation", "value": value, "dummy": [1.0, 0.0]}])
@@ -258,19 +296,29 @@ class MilvusStore:
                 "lead": chunk.position == 0, "vector_hash": key, "text": text,
                 "sentence_vectors": sentence_vectors, "vector": vector.tolist(),
             })
+            if self.server_bm25:
+                rows[-1]["keyword_text"] = f"{article.title}\n{text}"
         return rows
 
     # -- about -----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writer(self, wait: bool = True, on_wait=None):
-        """One ingest or removal at a time in this process (re-entrant). Across processes and machines
-        Milvus offers no lock, so one writer per NAME is the deployment's rule (README, Many machines)."""
+        """One ingest or removal at a time per NAME: in this process a lock (re-entrant), across processes
+        and machines the writer lease in NAME_meta (index/milvus_lease.py), held until the last exit."""
         if not self._writer_lock.acquire(blocking=False):
             if not wait:
                 raise IndexBusy(f"{self.location}: another ingest or removal is running in this process")
             self._writer_lock.acquire()
         try:
-            yield
+            if self._writer_depth == 0:
+                self._lease.acquire(wait=wait, on_wait=on_wait)
+            self._writer_depth += 1
+            try:
+                yield
+            finally:
+                self._writer_depth -= 1
+                if self._writer_depth == 0:
+                    self._lease.release()
         finally:
             self._writer_lock.release()
 
@@ -281,8 +329,13 @@ class MilvusStore:
                           tables.generation, 0)
 
     def describe(self) -> str:
-        return (f"milvus {self.server_version} at {self.location} (HNSW inner product on the server; "
-                "BM25 in this process over the chunk texts in Milvus: this server has no BM25 function; "
+        keywords = ("chunk BM25 on the server (its BM25 function over title and text; no stemming), whole-article "
+                    "BM25 in this process" if self.server_bm25 else
+                    "BM25 in this process (tantivy, in memory, updated by each generation's changes) over the chunk "
+                    "texts in Milvus: this server has no BM25 function" if not has_bm25_function(self.server_version)
+                    else "BM25 in this process (tantivy, in memory): this index was made without the server's "
+                    "BM25 function")
+        return (f"milvus {self.server_version} at {self.location} (HNSW inner product on the server; {keywords}; "
                 "Session consistency, reads pinned to each generation's commit timestamp)")
 
     def drop(self) -> None:
@@ -296,6 +349,7 @@ class MilvusStore:
     def close(self) -> None:
         from pymilvus import connections
 
+        self._pool.shutdown(wait=False)
         with contextlib.suppress(Exception):
             connections.disconnect(self.alias)
 
@@ -325,15 +379,22 @@ def _join_parts(rows: list[dict]) -> dict[str, dict]:
 
 
 def _query_all(collection, pk: str, expr: str, fields: list[str], ts: int) -> list[dict]:
-    """Every row matching expr, paged by primary key (a query returns at most 16384 rows, in key order)."""
+    """Every row matching expr, paged by primary key (a query returns at most 16384 rows, in key order,
+    and at most the server's result size: a page too large is asked again in halves)."""
     rows: list[dict] = []
-    last = None
+    last, page_size = None, QUERY_PAGE
     while True:
         page_expr = expr if last is None else f"({expr}) and {pk} > {json.dumps(last, ensure_ascii=False)}"
-        page = collection.query(page_expr, output_fields=[pk, *fields], limit=QUERY_PAGE,
-                                consistency_level="Customized", guarantee_timestamp=ts)
+        try:
+            page = collection.query(page_expr, output_fields=[pk, *fields], limit=page_size,
+                                    consistency_level="Customized", guarantee_timestamp=ts)
+        except Exception as err:
+            if "exceed the limit size" not in str(err) or page_size <= 256:
+                raise
+            page_size //= 2
+            continue
         rows += page
-        if len(page) < QUERY_PAGE:
+        if len(page) < page_size:
             return rows
         last = max(r[pk] for r in page)
 
@@ -344,7 +405,9 @@ def _read_heads(collection, ts: int) -> dict[str, dict]:
 
 @dataclass
 class MilvusTables:
-    """What one generation holds, read once and shared by that generation's snapshots in this process."""
+    """What one generation holds, read once and shared by that generation's snapshots in this process.
+    Sentence vectors are not here: they are read per article when an answer needs them (all of them would
+    be ~5 KB a chunk, 200 MB at 30k chunks, and more than one query may return)."""
 
     generation: int
     ts: int
@@ -352,25 +415,87 @@ class MilvusTables:
     table: np.ndarray  # per position: chunk_index, start, end, first_sentence, last_sentence
     article_ids: list[str]
     texts: list[str]
-    sentence_vectors: list[str]
     heads: dict[str, dict]
-    keywords: Bm25Index
+    keywords: KeywordView  # chunks, by position
+    article_keywords: ArticleKeywords  # whole articles, by article key
 
     @classmethod
-    def read(cls, store: MilvusStore, generation: int, ts: int) -> MilvusTables:
-        fields = ["article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence",
-                  "text", "sentence_vectors"]
-        rows = _query_all(store._collection("chunks"), "chunk_id", "chunk_id >= 0", fields, ts)
-        rows.sort(key=lambda r: r["chunk_id"])
+    def read(cls, store: MilvusStore, generation: int, ts: int, previous: MilvusTables | None = None
+             ) -> MilvusTables:
+        """With `previous` (an older generation read here), only the chunks added since are read: rows of
+        articles whose head is unchanged are kept, and every commit's chunk ids exceed the older ones'.
+        If the counts do not add up to the heads' (a clock stepped back), everything is read again."""
+        fields = ["article_id", "chunk_index", "start", "end", "first_sentence", "last_sentence", "text"]
         heads = _read_heads(store._collection("articles"), ts)
+        keep: list[int] = []
+        expr = "chunk_id >= 0"
+        incremental = previous is not None and previous.chunk_ids.size > 0
+        if incremental:
+            keep = [i for i, a in enumerate(previous.article_ids)
+                    if a in heads and heads[a]["seq"] == previous.heads[a]["seq"]]
+            expr = f"chunk_id > {int(previous.chunk_ids.max())}"
+        rows = _query_all(store._collection("chunks"), "chunk_id", expr, fields, ts)
+        rows.sort(key=lambda r: r["chunk_id"])
         rows = [r for r in rows if r["article_id"] in heads]
+        if incremental and len(keep) + len(rows) != sum(h["n_chunks"] for h in heads.values()):
+            return cls.read(store, generation, ts)
+        # the keyword indexes (chunks; whole articles) live in the store (tantivy, in memory) and change by
+        # the difference; each generation's views keep searching their own commit
+        if store._keywords is None or not incremental:
+            store._keywords = KeywordIndex.open(None)
+            gone: list[int] = []
+        else:
+            kept = np.zeros(previous.chunk_ids.size, dtype=bool)
+            kept[keep] = True
+            gone = previous.chunk_ids[~kept].tolist()
+        if not store.server_bm25:  # else the chunks' BM25 is the server's
+            store._keywords.apply([(r["chunk_id"], f"{heads[r['article_id']]['title']}\n{r['text']}") for r in rows],
+                                  gone)
+        articles = _article_keywords(store, heads, ts)
         table = np.array([[r["chunk_index"], r["start"], r["end"], r["first_sentence"], r["last_sentence"]]
                           for r in rows], dtype=np.int64).reshape(-1, 5)
-        texts = [r["text"] for r in rows]
+        chunk_ids = np.array([r["chunk_id"] for r in rows], dtype=np.int64)
         article_ids = [r["article_id"] for r in rows]
-        keywords = Bm25Index.build([f"{heads[a]['title']}\n{t}" for a, t in zip(article_ids, texts, strict=True)])
-        return cls(generation, ts, np.array([r["chunk_id"] for r in rows], dtype=np.int64), table, article_ids,
-                   texts, [r["sentence_vectors"] for r in rows], heads, keywords)
+        texts = [r["text"] for r in rows]
+        if keep:
+            chunk_ids = np.concatenate([previous.chunk_ids[keep], chunk_ids])
+            table = np.concatenate([previous.table[keep], table])
+            article_ids = [previous.article_ids[i] for i in keep] + article_ids
+            texts = [previous.texts[i] for i in keep] + texts
+        return cls(generation, ts, chunk_ids, table, article_ids, texts, heads, store._keywords.view(chunk_ids),
+                   articles)
+
+
+def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> ArticleKeywords:
+    """bm25s over whole articles, exactly the embedded store's (title twice, then the body; articles in
+    commit order), so both rank articles alike. Each article's terms are kept in the store by head, as ids
+    in one vocabulary that only grows, so a new generation reads and tokenizes only its new and changed
+    bodies and the index is rebuilt from ids (0.7 s for 2,938 RTQA articles, half the time from words;
+    a word left only by removed articles matches nothing, so scores are unchanged)."""
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    from index.keywords import terms
+
+    cache, vocab = store._article_terms, store._article_vocab
+    for gone in [a for a in cache if a not in heads or cache[a][0] != heads[a]["seq"]]:
+        del cache[gone]
+    wanted = [a for a in heads if a not in cache]
+    collection = store._collection("articles")
+    for i in range(0, len(wanted), 200):
+        ids = wanted[i:i + 200]
+        rows = _query_all(collection, "pk", f'article_id in [{", ".join(literal(a) for a in ids)}] and kind == "body"',
+                          ["article_id", "part", "data"], ts)
+        for article_id, body in _join_parts(rows).items():
+            title = heads[article_id]["title"]
+            words = terms(f"{title}\n{title}\n{body['body']}")
+            cache[article_id] = (heads[article_id]["seq"], [vocab.setdefault(w, len(vocab)) for w in words])
+    ordered = sorted((a for a in heads if a in cache), key=lambda a: heads[a]["seq"])
+    if not ordered:
+        return ArticleKeywords(np.zeros(0, dtype=np.int64), Bm25Index(None, 0))
+    model = bm25s.BM25()
+    model.index(Tokenized(ids=[cache[a][1] for a in ordered], vocab=dict(vocab)), show_progress=False)
+    return ArticleKeywords(np.array([article_key(a) for a in ordered], dtype=np.int64), Bm25Index(model, len(ordered)))
 
 
 class MilvusSnapshot:
@@ -389,8 +514,7 @@ class MilvusSnapshot:
         self.newest_date = max((h["published_at"] for h in heads.values() if h["published_at"]), default="")
         self._bodies: dict[str, dict] = {}
         self._duplicates: dict[str, str] | None = None
-        self._article_lock = threading.Lock()
-        self._article_keywords: ArticleKeywords | None = None
+        self._by_article: dict[str, list[int]] | None = None
 
     @property
     def size(self) -> int:
@@ -425,7 +549,7 @@ class MilvusSnapshot:
         k = min(k, self.size)
         result = self.store._collection("chunks").search(
             data=[np.asarray(vector, dtype=np.float32).tolist()], anns_field="vector",
-            param={"metric_type": "IP", "params": {"ef": max(MIN_EF, 2 * k)}}, limit=k,
+            param={"metric_type": "IP", "params": {"ef": max(MIN_EF, k)}}, limit=k,
             expr=mask.expr if mask is not None else None, output_fields=[],
             consistency_level="Customized", guarantee_timestamp=self.tables.ts)
         hits = [(self._position.get(int(h.id)), float(h.distance)) for h in result[0]]
@@ -436,21 +560,28 @@ class MilvusSnapshot:
         return positions, np.array([s for _, s in hits], dtype=np.float32)
 
     def search_keyword(self, text, k, mask=None):
-        return self.tables.keywords.search(text, k, None if mask is None else mask.array)
+        if not self.store.server_bm25:
+            return self.tables.keywords.search(text, k, None if mask is None else mask.array)
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        if self.size == 0 or k <= 0 or not text.strip() or (mask is not None and not mask.array.any()):
+            return empty
+        result = self.store._collection("chunks").search(
+            data=[text], anns_field="sparse", param={"metric_type": "BM25", "params": {}}, limit=min(k, self.size),
+            expr=mask.expr if mask is not None else None, output_fields=["chunk_id"],
+            consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+        # BM25 scores are never negative; milvus-lite reports them negated, as distances
+        return self._hits(result[0], score=abs)
+
+    def _hits(self, hits, score=float) -> tuple[np.ndarray, np.ndarray]:
+        """Server hits as (positions, scores), leaving out rows newer than this snapshot and zero scores."""
+        found = [(self._position.get(int(h.id)), score(float(h.distance))) for h in hits]
+        found = [(p, s) for p, s in found if p is not None and s > 0]
+        return (np.array([p for p, _ in found], dtype=np.int64), np.array([s for _, s in found], dtype=np.float32))
 
     def search_articles(self, text, k, mask=None):
-        """BM25 over whole articles, built on first use from this generation's chunk texts."""
-        with self._article_lock:
-            if self._article_keywords is None:
-                texts: dict[str, list[str]] = {}
-                for article_id, chunk_text in zip(self.tables.article_ids, self.tables.texts, strict=True):
-                    texts.setdefault(article_id, []).append(chunk_text)
-                ids = list(texts)
-                self._article_keywords = ArticleKeywords.build(
-                    [article_key(a) for a in ids], [self.tables.heads[a]["title"] for a in ids],
-                    [" ".join(texts[a]) for a in ids])
+        """BM25 over whole articles (title twice, then the body), as the embedded store ranks them."""
         allowed = None if mask is None else np.unique(self.chunk_article_keys[mask.array])
-        return self._article_keywords.search(text, k, allowed)
+        return self.tables.article_keywords.search(text, k, allowed)
 
     # -- reading ---------------------------------------------------------------------------------
     def chunk(self, position: int) -> StoredChunk:
@@ -460,8 +591,65 @@ class MilvusSnapshot:
                            first, last, t.texts[position])
 
     def sentence_vectors(self, position: int) -> np.ndarray:
-        blob = base64.b64decode(self.tables.sentence_vectors[position])
+        """Read with those of the article's other chunks in one query (an answer looks at neighbours), and
+        kept by chunk id in the store (rows never change, so every later generation reuses them)."""
+        blobs = self.store._sentence_blobs
+        chunk_id = int(self.tables.chunk_ids[position])
+        blob = blobs.get(chunk_id)
+        if blob is None:
+            if len(blobs) > SENTENCE_CACHE:
+                blobs.clear()
+            ids = [int(self.tables.chunk_ids[p]) for p in self._article_positions(self.tables.article_ids[position])]
+            rows = self.store._collection("chunks").query(
+                f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
+                consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+            fetched = {int(row["chunk_id"]): base64.b64decode(row["sentence_vectors"]) for row in rows}
+            blobs.update(fetched)
+            blob = fetched.get(chunk_id)
+            if blob is None:
+                raise KeyError(f"chunk {chunk_id} was removed from the index since this snapshot")
         return np.frombuffer(blob, dtype=np.float16).reshape(-1, self.manifest.dim).astype(np.float32)
+
+    def prefetch(self, positions) -> None:
+        """Bodies and sentence vectors of these positions' articles, each kind in one query and the two
+        side by side, so that choosing an answer's sentences costs two round trips instead of two per
+        article (the engine calls this, where a snapshot has it, before reading them one by one)."""
+        articles = list(dict.fromkeys(self.tables.article_ids[int(p)] for p in positions))
+        bodies = [a for a in articles if a not in self._bodies]
+        blobs = self.store._sentence_blobs
+        ids = [int(self.tables.chunk_ids[q]) for a in articles for q in self._article_positions(a)
+               if int(self.tables.chunk_ids[q]) not in blobs]
+
+        def read_bodies():
+            if bodies:
+                rows = self.store._collection("articles").query(
+                    f'article_id in [{", ".join(literal(a) for a in bodies)}] and kind == "body"',
+                    output_fields=["article_id", "part", "data"], consistency_level="Customized",
+                    guarantee_timestamp=self.tables.ts)
+                self._bodies.update(_join_parts(rows))
+
+        def read_vectors():
+            if ids:
+                rows = self.store._collection("chunks").query(
+                    f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
+                    consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+                blobs.update({int(r["chunk_id"]): base64.b64decode(r["sentence_vectors"]) for r in rows})
+
+        if len(self._bodies) > 2048:
+            self._bodies.clear()
+        if len(blobs) > SENTENCE_CACHE:
+            blobs.clear()
+        pending = self.store._pool.submit(read_vectors)
+        read_bodies()
+        pending.result()
+
+    def _article_positions(self, article_id: str) -> list[int]:
+        if self._by_article is None:
+            by_article: dict[str, list[int]] = {}
+            for p, a in enumerate(self.tables.article_ids):
+                by_article.setdefault(a, []).append(p)
+            self._by_article = by_article
+        return self._by_article.get(article_id, [])
 
     def _body(self, article_id: str) -> dict:
         if article_id not in self.tables.heads:
@@ -535,8 +723,8 @@ def filter_expression(filters: Filters, keep_undated: bool = False) -> str:
 
 
 # -- schema -------------------------------------------------------------------------------------
-def _schemas(name: str, dim: int):
-    from pymilvus import CollectionSchema, DataType, FieldSchema
+def _schemas(name: str, dim: int, server_bm25: bool = False):
+    from pymilvus import CollectionSchema, DataType, FieldSchema, Function, FunctionType
 
     def varchar(field, length=VARCHAR_MAX, **kw):
         return FieldSchema(field, DataType.VARCHAR, max_length=length, **kw)
@@ -545,12 +733,19 @@ def _schemas(name: str, dim: int):
         return [FieldSchema(f, DataType.INT64) for f in fields]
 
     dummy = FieldSchema("dummy", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)
-    chunks = CollectionSchema([
+    fields = [
         FieldSchema("chunk_id", DataType.INT64, is_primary=True), *ints("article_key"), varchar("article_id", 4096),
         *ints("chunk_index", "start", "end", "first_sentence", "last_sentence"), varchar("source", 4096),
         varchar("source_key", 4096), varchar("date", 16), FieldSchema("lead", DataType.BOOL),
         varchar("vector_hash", 128), varchar("text"), varchar("sentence_vectors"),
-        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim)], description="article-assistant chunks")
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=dim)]
+    functions = []
+    if server_bm25:  # "title\ntext", as the client-side index has it, analysed and scored on the server
+        fields += [varchar("keyword_text", enable_analyzer=True, analyzer_params=ANALYZER),
+                   FieldSchema("sparse", DataType.SPARSE_FLOAT_VECTOR)]
+        functions = [Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["keyword_text"],
+                              output_field_names=["sparse"])]
+    chunks = CollectionSchema(fields, functions=functions, description="article-assistant chunks")
     articles = CollectionSchema([varchar("pk", 8192, is_primary=True), varchar("article_id", 4096), varchar("kind", 8),
                                  *ints("part"), varchar("data"), dummy], description="article-assistant articles")
     meta = CollectionSchema([varchar("key", 256, is_primary=True), varchar("value"), dummy],
@@ -559,14 +754,16 @@ def _schemas(name: str, dim: int):
             f"{name}_meta": (meta, "dummy", None)}
 
 
-def _create_collections(alias: str, name: str, manifest: Manifest) -> None:
+def _create_collections(alias: str, name: str, manifest: Manifest, server_bm25: bool = False) -> None:
     from pymilvus import Collection
 
     flat = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
-    schemas = _schemas(name, manifest.dim)
+    schemas = _schemas(name, manifest.dim, server_bm25)
     for collection_name, (schema, field, index) in schemas.items():
         collection = Collection(collection_name, schema, using=alias, consistency_level="Session")
         collection.create_index(field, index or flat)
+        if server_bm25 and field == "vector":
+            collection.create_index("sparse", {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"})
     _load(alias, name)
     Collection(f"{name}_meta", using=alias).upsert(
         [{"key": "manifest", "value": json.dumps(asdict(manifest)), "dummy": [1.0, 0.0]}])

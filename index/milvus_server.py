@@ -2,7 +2,7 @@
 bundles the real 2.3.5 binary): `python -m index.milvus_server --data DIR [--port 19530]`.
 
 The package's own launcher needs four corrections, each measured on the project's machine:
-- every component listens on all interfaces unless its `ip` is set, so each is bound to 127.0.0.1;
+- each component advertises (in etcd) the address its `ip` names, set here to 127.0.0.1;
 - it probes ports with a plain bind(), which fails while a just-stopped server's ports sit in TIME_WAIT,
   so it silently moves components to other ports and the next start crashes: the probe here sets
   SO_REUSEADDR (as the server's own listeners do);
@@ -10,12 +10,22 @@ The package's own launcher needs four corrections, each measured on the project'
 - its stop() kills one second after SIGTERM, which leaves stale sessions in the data folder: here all
   collections are released first, then SIGTERM, then a wait for the process to exit.
 The server also takes a machine-wide lock (/run/milvus/standalone.pid): one server per host.
+
+What no setting of 2.3.5 binds to loopback (measured with `ss -ltnp`; `listening_sockets` reads the same
+from /proc): the embedded etcd (2379, 2380) listens on 127.0.0.1, but the Go servers call
+net.Listen("tcp", ":PORT"), so the proxy (gRPC and REST, 19530), the proxy's internal port (19529),
+rootCoord, queryCoord, queryNode, indexNode, dataCoord and dataNode (their gRPC ports) and the
+management HTTP server (metrics and /healthz, METRICS_PORT 9091, logged as "management listen
+addr=:9091") listen on every interface. `ip` only sets the advertised address; milvus.yaml has no
+listen-address key in 2.3. `LocalMilvus.exposed()` lists these sockets and the CLI prints them: on a
+host reachable from others, firewall those ports (or run the server in a container or network namespace).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -26,6 +36,9 @@ import urllib.request
 from pathlib import Path
 
 COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+# The launcher's port settings whose servers 2.3.5 binds to every interface, and the management HTTP port
+ALL_INTERFACES = ("proxy_port", "proxy_internal_port", "root_coord_port", "query_coord_port", "query_node_port",
+                  "index_node_port", "data_coord_port", "data_node_port", "webservice_port")
 HOST = "127.0.0.1"
 
 
@@ -44,6 +57,33 @@ def _bind_probe(config):
             return None
 
     config.try_bind_port = try_bind_port
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket process `pid` listens on, read from /proc (Linux only)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                    continue
+                address, port = fields[1].split(":")
+                raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add((socket.inet_ntop(family, raw), int(port, 16)))
+    return sorted(found)
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 
 class LocalMilvus:
@@ -106,6 +146,20 @@ class LocalMilvus:
         self.server.server_proc = None
         self.server.stop()  # closes the log files
 
+    def ports(self) -> dict[str, int]:
+        """The ports this server was started with, by the launcher's setting names (etcd_port, proxy_port,
+        ...) and webservice_port (metrics and /healthz)."""
+        items = self.server.config.configurable_items
+        ports = {key: int(value[1]) for key, value in items.items() if key.endswith("_port") and value[1]}
+        return {**ports, "webservice_port": int(self.server.webservice_port)}
+
+    def exposed(self) -> list[tuple[str, int]]:
+        """The server's listening sockets that are not on loopback (see the module's note)."""
+        proc = self.server.server_proc
+        if proc is None or proc.poll() is not None:
+            return []
+        return [(a, p) for a, p in listening_sockets(proc.pid) if not is_loopback(a)]
+
     def _release_all(self) -> None:
         with contextlib.suppress(Exception):
             from pymilvus import MilvusClient
@@ -132,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     server = LocalMilvus(args.data, args.port).start()
     print(f"Milvus on {HOST}:{server.port} (data in {args.data}); "
           f"use --index milvus://{HOST}:{server.port}/NAME. Ctrl+C stops it.", flush=True)
+    exposed = sorted({port for _, port in server.exposed()})
+    if exposed:
+        print(f"note: Milvus 2.3 listens on all interfaces on ports {', '.join(map(str, exposed))} (no setting "
+              "binds them to 127.0.0.1); firewall them on a shared network.", file=sys.stderr, flush=True)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:

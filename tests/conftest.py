@@ -96,15 +96,14 @@ BACKENDS = ("embedded", pytest.param("milvus", marks=pytest.mark.milvus))
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory):
-    """HOST:PORT of a real Milvus for this session: ARTICLE_ASSISTANT_TEST_MILVUS if set (a server already
-    running), else a standalone started here (the `milvus` package's 2.3.5 binary) in a temporary folder
-    and stopped cleanly at the end. Skipped only when the `milvus` extra is not installed."""
+def local_milvus(tmp_path_factory):
+    """The standalone Milvus started for this session (the `milvus` package's 2.3.5 binary) in a temporary
+    folder and stopped cleanly at the end; None when ARTICLE_ASSISTANT_TEST_MILVUS names a server already
+    running. Skipped only when the `milvus` extra is not installed."""
     import os
 
-    given = os.environ.get("ARTICLE_ASSISTANT_TEST_MILVUS")
-    if given:
-        yield given
+    if os.environ.get("ARTICLE_ASSISTANT_TEST_MILVUS"):
+        yield None
         return
     try:
         import milvus  # noqa: F401
@@ -115,9 +114,33 @@ def milvus_server(tmp_path_factory):
 
     server = LocalMilvus(tmp_path_factory.mktemp("milvus-data"), port=free_port()).start()
     try:
-        yield f"127.0.0.1:{server.port}"
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_server(local_milvus):
+    """HOST:PORT of a real Milvus for this session: ARTICLE_ASSISTANT_TEST_MILVUS if set, else local_milvus."""
+    import os
+
+    return os.environ.get("ARTICLE_ASSISTANT_TEST_MILVUS") or f"127.0.0.1:{local_milvus.port}"
+
+
+@pytest.fixture(scope="session")
+def lite_milvus(tmp_path_factory):
+    """HOST:PORT of a milvus-lite server (pure Python, in this process: it has the BM25 function that the
+    2.3.5 standalone lacks). Skipped when milvus-lite is not installed."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from milvus_lite.adapter.grpc.server import start_server_in_thread
+
+    server, db, port = start_server_in_thread(str(tmp_path_factory.mktemp("milvus-lite")), port=0)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=1)
+        db.close()
 
 
 def new_milvus_location(server: str) -> str:

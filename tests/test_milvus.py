@@ -30,6 +30,14 @@ def test_filters_compile_to_milvus_expressions():
     assert window == '(date == "" or (date != "" and date >= "2020-06-01" and date <= "2020-06-30"))'
 
 
+def test_which_servers_have_the_bm25_function():
+    pytest.importorskip("pymilvus")
+    from index.milvus import has_bm25_function
+
+    assert [has_bm25_function(v) for v in ("v2.3.5", "2.4.17", "v2.5.0", "v2.6.1", "milvus_lite-3.2.2",
+                                           "milvus_lite-2.4.12")] == [False, False, True, True, True, False]
+
+
 @pytest.fixture
 def milvus_index(milvus_server, request):
     from tests.conftest import drop_milvus, new_milvus_location
@@ -77,6 +85,20 @@ def test_replacing_and_removing_an_article(milvus_index, tmp_path, tmp_path_fact
         assert engine.remove(["amazon", "nope"]) == (["amazon"], ["nope"])
         assert sorted(a.id for a in engine.articles()) == ["ibm", "weather"]
         assert all(p.article_id != "amazon" for p in engine.ask("Rekognition moratorium").passages)
+        # each generation was read as the difference from the one before: the same as reading it whole
+        from index.milvus import MilvusSnapshot, MilvusTables
+
+        tables = engine.snapshot.tables
+        whole = MilvusSnapshot(engine.store, MilvusTables.read(engine.store, tables.generation, tables.ts))
+        assert whole.tables.chunk_ids.tolist() == tables.chunk_ids.tolist()
+        assert whole.tables.texts == tables.texts and whole.tables.article_ids == tables.article_ids
+        for query in ("national conversation", "IBM facial recognition", "Rekognition moratorium"):
+            # the same hits in the same order (scores differ a little: tantivy counts deleted documents in
+            # its statistics until segments merge, as in the embedded store)
+            assert engine.snapshot.search_keyword(query, 5)[0].tolist() == whole.search_keyword(query, 5)[0].tolist()
+            assert (engine.snapshot.search_articles(query, 5)[0].tolist()
+                    == whole.search_articles(query, 5)[0].tolist())
+        assert whole.search_keyword("Rekognition", 5)[0].size == 0  # the removed article's words are gone
     finally:
         engine.close()
 
@@ -160,3 +182,104 @@ def test_two_replicas_see_a_third_process_ingest_and_answer_alike(milvus_index, 
     assert all(s["ranking"][0] == "tram" for s in seen)
     assert all(s["seen_after"] - committed < 5.0 for s in seen), (committed, seen)
     assert seen[0]["answer"] == seen[1]["answer"] and seen[0]["ranking"] == seen[1]["ranking"]
+
+
+@pytest.mark.milvus
+def test_server_listens_beyond_loopback_only_on_the_ports_no_setting_binds(local_milvus):
+    """etcd and everything else on 127.0.0.1; beyond loopback exactly the Go servers that 2.3.5 binds to
+    ":PORT" whatever milvus.yaml says (index/milvus_server.py). A new socket beyond loopback fails this, and
+    so does a server version that binds them locally (then the documented list must go)."""
+    from index.milvus_server import ALL_INTERFACES, listening_sockets
+
+    if local_milvus is None:
+        pytest.skip("ARTICLE_ASSISTANT_TEST_MILVUS names a server this session did not start")
+    ports = local_milvus.ports()
+    sockets = listening_sockets(local_milvus.server.server_proc.pid)
+    assert ("127.0.0.1", ports["etcd_port"]) in sockets
+    exposed = {port for _, port in local_milvus.exposed()}
+    assert exposed == {ports[key] for key in ALL_INTERFACES}, sorted(sockets)
+    assert ports["etcd_port"] not in exposed and local_milvus.port in exposed
+
+
+@pytest.mark.milvus
+def test_one_writer_per_name_across_processes_by_a_lease(milvus_index, tmp_path, tmp_path_factory, monkeypatch):
+    """A second writer (another process's store: its own owner id) is refused in one line while the first
+    writes, waits for it with wait=True, takes over an expired lease, and a writer that lost its lease
+    commits nothing."""
+    import threading
+
+    import index.milvus_lease as lease
+    from index.backends import open_store
+    from index.store import IndexBusy
+
+    make_assistant(tmp_path_factory, location=milvus_index).close()
+    first, second = open_store(milvus_index), open_store(milvus_index)
+    try:
+        with first.writer(wait=False):
+            assert first._lease.holder()["owner"] == first._lease.owner
+            with pytest.raises(IndexBusy) as busy, second.writer(wait=False):
+                pass
+            message = str(busy.value)
+            assert "\n" not in message and first._lease.owner in message and milvus_index in message
+        assert first._lease.holder() is None  # given back at the end
+
+        said: list[str] = []
+        entered = threading.Event()
+
+        def hold():
+            with first.writer():
+                entered.set()
+                time.sleep(1.5)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        entered.wait(10)
+        started = time.monotonic()
+        with second.writer(wait=True, on_wait=said.append):
+            waited = time.monotonic() - started
+        holder.join()
+        assert len(said) == 1 and said[0].startswith("waiting:") and waited > 0.5
+
+        monkeypatch.setattr(lease, "LEASE_SECONDS", 0.5)
+        stalled = open_store(milvus_index)
+        try:
+            with stalled.writer(wait=False):
+                stalled._lease._stop.set()  # its renewal stops: the writer stalls past its expiry
+                time.sleep(0.7)
+                with second.writer(wait=False):  # the expired lease is taken over
+                    assert second._lease.holder()["owner"] == second._lease.owner
+                    with pytest.raises(IndexBusy, match="lost the writer lease"):
+                        stalled.commit([], removals=["ibm"])
+        finally:
+            stalled.close()
+        assert sorted(a.id for a in first.snapshot().articles()) == ["amazon", "ibm", "weather"]
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.milvus
+def test_keyword_search_runs_on_the_server_where_it_has_bm25(lite_milvus, request, tmp_path_factory):
+    """milvus-lite has the BM25 function: chunks' BM25 is the server's (filters compiled to its expression),
+    `assistant info` says so, and answers come out as on the other paths."""
+    from tests.conftest import drop_milvus, new_milvus_location
+
+    location = new_milvus_location(lite_milvus)
+    request.addfinalizer(lambda: drop_milvus(location))
+    engine = make_assistant(tmp_path_factory, location=location)
+    try:
+        snapshot = engine.snapshot
+        assert engine.store.server_bm25 and "chunk BM25 on the server" in engine.store.describe()
+        assert snapshot.tables.keywords.size == 0  # nothing indexed in this process for chunks
+        positions, scores = snapshot.search_keyword("Rekognition moratorium", 5)
+        assert [snapshot.chunk(int(p)).article_id for p in positions] == ["amazon"] and scores[0] > 0
+        police = [snapshot.chunk(int(p)).article_id for p in snapshot.search_keyword("police", 5)[0]]
+        assert sorted(police) == ["amazon", "ibm"]
+        harbor = snapshot.mask(Filters(sources=("harbor times",)))
+        assert [snapshot.chunk(int(p)).article_id for p in snapshot.search_keyword("police", 5, harbor)[0]] == [
+            "amazon"]
+        assert snapshot.search_keyword("zzyzx", 5)[0].size == 0
+        answer = engine.ask("Which company announced a moratorium on police use of Rekognition?", mode="keyword")
+        assert answer.passages[0].article_id == "amazon" and "moratorium" in answer.text
+    finally:
+        engine.close()
