@@ -1,6 +1,7 @@
 """The Gradio app: `build_app(assistant)` wires components to ui.events; `launch()` serves it.
 
-Public endpoints (see ui/API.md): ask, list_articles, ingest. The browser's own events are private:
+Public endpoints (see ui/API.md): ask, list_articles, ingest, and beside them the plain JSON
+POST /api/v1/ask (ui.http_api), served by `launch()`. The browser's own events are private:
 they carry UI state (chat messages, the Answer history) that means nothing to an API client, and the
 Evaluation tab's run is a long job for people, not an endpoint."""
 
