@@ -127,6 +127,9 @@ def test_no_gradio_session_is_kept_per_call(served):
     queued = http.post("/gradio_api/call/v2/ask", json={"question": QUESTION}).json()["event_id"]
     assert "event: complete" in http.get(f"/gradio_api/call/ask/{queued}").text
     assert len(sessions) == before + 1  # what each plain-HTTP call of the Gradio API costs
+    from ui.app import SESSION_CAPACITY
+
+    assert app.server_app.state_holder.capacity == SESSION_CAPACITY < 10000  # and how many are kept at most
 
 
 class GatedEncoder(FakeEncoder):
