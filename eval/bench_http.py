@@ -42,7 +42,8 @@ def free_port() -> int:
 def launch(checkout: Path, port: int, home: Path) -> tuple[subprocess.Popen, float, float]:
     """Start `assistant serve` from the checkout; returns (process, seconds to any HTTP answer, seconds to
     the app's own page)."""
-    env = os.environ | {"ARTICLE_ASSISTANT_HOME": str(home), "PYTHONPATH": str(checkout)}
+    path = os.pathsep.join(p for p in (str(checkout), os.environ.get("PYTHONPATH", "")) if p)
+    env = os.environ | {"ARTICLE_ASSISTANT_HOME": str(home), "PYTHONPATH": path}
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], cwd=checkout,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
