@@ -104,6 +104,12 @@ def test_a_body_that_is_not_json(served):
     assert "not JSON" in response.json()["error"]
 
 
+def test_an_oversized_body_is_refused(served):
+    http, _, _, _ = served
+    response = ask(http, question="x" * (1024 * 1024 + 10))
+    assert response.status_code == 413 and response.json()["field"] == "body"
+
+
 def test_an_engine_failure_gives_its_reason(served, monkeypatch):
     http, _, _, engine = served
 
@@ -195,6 +201,9 @@ def test_login(tmp_path_factory):
             assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
             assert http.post("/api/v1/ask", json={"question": QUESTION}, auth=("ann", "nope")).status_code == 401
             assert http.post("/api/v1/ask", json={"question": QUESTION}, auth=("ann", "s3cret")).status_code == 200
+        with httpx.Client(base_url=url, timeout=30) as browser:  # the page's login cookie works too
+            assert browser.post("/login", data={"username": "ann", "password": "s3cret"}).status_code == 200
+            assert ask(browser, question=QUESTION).status_code == 200
     finally:
         app.close()
         engine.close()
