@@ -4,8 +4,8 @@ Gradio session each), the same within one session per client (as gradio_client d
 POST /api/v1/ask (one request). Each client keeps its connection alive. Also the server's CPU time per
 question, the machine's load average before each run, and the time from `assistant serve` to a usable page.
 
-    .venv/bin/python -m eval.bench_http [--checkout DIR] [--paths gradio gradio_session lean] [--questions 100]
-                                        [--clients 10] [--per-client 40] [--fresh-home] [--out results.json]
+    .venv/bin/python -m eval.bench_http [--checkout DIR] [--paths gradio gradio_session lean] [--engine-alone]
+                                        [--questions 100] [--clients 10] [--per-client 40] [--fresh-home] [--out F]
 
 --checkout runs the app of another checkout (e.g. an older commit unpacked with `git archive`) for a
 before/after comparison (`--paths gradio gradio_session` there: it has no /api/v1/ask); the demo corpus with
@@ -183,6 +183,34 @@ def run_load(port: int, path: str, questions: list[str], clients: int, per_clien
     return result
 
 
+def engine_alone(home: Path, questions: list[str], count: int) -> dict:
+    """The same questions asked in this process, no HTTP: the engine's own CPU per question (its ONNX threads
+    included), the floor any HTTP path adds to. Runs this checkout's code in a child process (own cache env)."""
+    code = f"""
+import json, statistics, sys, time
+from types import SimpleNamespace
+from assistant.commands import encoder_for
+from assistant.engine import Assistant
+from ui.conversations import answer_json
+from ui.events import Events
+questions = json.loads(sys.stdin.read())
+events = Events(Assistant.load(None, encoder=encoder_for(SimpleNamespace(index=None))))
+for q in questions[:3]:
+    answer_json(events.ask(q))
+cpu = []
+for i in range({count}):
+    started = time.process_time()
+    answer_json(events.ask(questions[i % len(questions)]))
+    cpu.append(time.process_time() - started)
+print(json.dumps({{"questions": len(cpu), "cpu_ms_median": round(1000 * statistics.median(cpu), 1),
+                  "cpu_ms_mean": round(1000 * statistics.mean(cpu), 1)}}))
+"""
+    env = os.environ | {"ARTICLE_ASSISTANT_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(questions), capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=600, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkout", type=Path, default=ROOT)
@@ -197,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-home", action="store_true",
                         help="start with an empty cache (first run: model preparation and the demo index)")
     parser.add_argument("--home", type=Path, default=None, help="cache folder (default: a temporary one, warmed)")
+    parser.add_argument("--engine-alone", action="store_true",
+                        help="also ask the questions in-process (this checkout, no HTTP): the engine CPU per question")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -207,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         process, _, _ = launch(args.checkout, free_port(), home)
         process.terminate()
         process.wait(30)
+    if args.engine_alone:
+        result["engine_alone"] = engine_alone(home, questions, args.questions)
     port = free_port()
     process, first, usable = launch(args.checkout, port, home)
     result["start"] = {"first_http_answer_s": round(first, 1), "usable_page_s": round(usable, 1),
