@@ -29,7 +29,7 @@ from ui.events import (
     example_questions,
     form_options,
 )
-from ui.http_api import turns_from_json  # noqa: F401 - also used by tests as ui.app's
+from ui.http_api import turns_from_json
 from ui.style import (
     ARTICLE_JS,
     CLOSE_SOURCES_JS,

@@ -81,9 +81,9 @@ def run(args) -> int:
     try:
         _, local_url, share_url = launch(app, host=args.host, port=port, auth=auth, share=args.share,
                                          prevent_thread_lock=True, quiet=True)
-        # Everything alive now (model, index, Gradio's components: ~200k objects) lives as long as the app: left
-        # to the cycle collector, each full collection scanned it all with the world stopped (0.27-0.33 s
-        # under load, i.e. every question in flight waited); frozen, a full collection took 0.03 s.
+        # Everything alive now (model, index, Gradio's components: ~220k objects) lives as long as the app: left
+        # to the cycle collector, each full collection scanned it all with the world stopped (0.15-0.55 s under
+        # load: every question in flight waited); frozen, 0.03 s on the lean path (eval/bench_gc.py).
         gc.freeze()
         print(f"Article Assistant at {local_url}" + (f" and {share_url}" if share_url else "")
               + (" (login required)" if auth else "") + "; API: see ui/API.md; Ctrl+C stops it", file=sys.stderr)
