@@ -8,6 +8,7 @@ UI's and `/ask`'s, so the messages are the same; see ui/API.md."""
 
 from __future__ import annotations
 
+import inspect
 import secrets
 import threading
 from typing import Any
@@ -104,8 +105,11 @@ def _error(status: int, message: str, field: str | None = None, headers: dict[st
 async def _signed_in(request: Request) -> bool:
     """True when the app has no login, or the caller sent the Gradio login cookie or matching Basic auth."""
     app = request.app
-    auth = getattr(app, "auth", None)
-    if auth is None and getattr(app, "auth_dependency", None) is None:
+    auth, dependency = getattr(app, "auth", None), getattr(app, "auth_dependency", None)
+    if dependency is not None:  # an app launched with Gradio's auth_dependency: as Gradio's own routes do
+        user = dependency(request)
+        return (await user if inspect.isawaitable(user) else user) is not None
+    if auth is None:
         return True
     token = (request.cookies.get(f"access-token-{app.cookie_id}")
              or request.cookies.get(f"access-token-unsecure-{app.cookie_id}"))
@@ -116,7 +120,7 @@ async def _signed_in(request: Request) -> bool:
         return False
     if callable(auth):
         result = auth(credentials.username, credentials.password)
-        return bool(await result if hasattr(result, "__await__") else result)
+        return bool(await result if inspect.isawaitable(result) else result)
     expected = auth.get(credentials.username)
     return expected is not None and secrets.compare_digest(credentials.password.encode(), str(expected).encode())
 
