@@ -183,9 +183,9 @@ def run_load(port: int, path: str, questions: list[str], clients: int, per_clien
     return result
 
 
-def engine_alone(home: Path, questions: list[str], count: int) -> dict:
-    """The same questions asked in this process, no HTTP: the engine's own CPU per question (its ONNX threads
-    included), the floor any HTTP path adds to. Runs this checkout's code in a child process (own cache env)."""
+def engine_alone(checkout: Path, home: Path, questions: list[str], count: int) -> dict:
+    """The same questions asked without HTTP: the engine's own CPU per question (its ONNX threads included),
+    the floor any HTTP path adds to; the checkout's engine, in a child process."""
     code = f"""
 import json, statistics, sys, time
 from dataclasses import replace
@@ -206,9 +206,10 @@ for i in range({count}):
 print(json.dumps({{"questions": len(cpu), "cpu_ms_median": round(1000 * statistics.median(cpu), 1),
                   "cpu_ms_mean": round(1000 * statistics.mean(cpu), 1)}}))
 """
-    env = os.environ | {"ARTICLE_ASSISTANT_HOME": str(home)}
+    path = os.pathsep.join(p for p in (str(checkout), os.environ.get("PYTHONPATH", "")) if p)
+    env = os.environ | {"ARTICLE_ASSISTANT_HOME": str(home), "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", code], input=json.dumps(questions), capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=600, check=True)
+                          cwd=checkout, env=env, timeout=600, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="start with an empty cache (first run: model preparation and the demo index)")
     parser.add_argument("--home", type=Path, default=None, help="cache folder (default: a temporary one, warmed)")
     parser.add_argument("--engine-alone", action="store_true",
-                        help="also ask the questions in-process (this checkout, no HTTP): the engine CPU per question")
+                        help="also ask the questions without HTTP (the checkout's engine): its CPU per question")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         process.terminate()
         process.wait(30)
     if args.engine_alone:
-        result["engine_alone"] = engine_alone(home, questions, args.questions)
+        result["engine_alone"] = engine_alone(args.checkout, home, questions, args.questions)
     port = free_port()
     process, first, usable = launch(args.checkout, port, home)
     result["start"] = {"first_http_answer_s": round(first, 1), "usable_page_s": round(usable, 1),
