@@ -1,6 +1,7 @@
 """The Gradio app: `build_app(assistant)` wires components to ui.events; `launch()` serves it.
 
-Public endpoints (see ui/API.md): ask, list_articles, ingest. The browser's own events are private:
+Public endpoints (see ui/API.md): ask, list_articles, ingest, and beside them the plain JSON
+POST /api/v1/ask (ui.http_api), served by `launch()`. The browser's own events are private:
 they carry UI state (chat messages, the Answer history) that means nothing to an API client, and the
 Evaluation tab's run is a long job for people, not an endpoint."""
 
@@ -11,10 +12,9 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.converse import Turn
 from assistant.errors import UserError, user_message
 from assistant.options import MAX_K, MAX_SENTENCES, MODES
-from ui import evaluation, views
+from ui import evaluation, http_api, views
 from ui.conversations import Session, answer_json
 from ui.events import (
     ALLOWED_SUFFIXES,
@@ -29,6 +29,7 @@ from ui.events import (
     example_questions,
     form_options,
 )
+from ui.http_api import turns_from_json
 from ui.style import (
     ARTICLE_JS,
     CLOSE_SOURCES_JS,
@@ -43,6 +44,11 @@ from ui.style import (
 from ui.views import esc
 
 ASK_CONCURRENCY = 4  # questions answered at once (snapshots are thread-safe); writes have their own slot
+QUEUE_SIZE = 64  # questions waiting beyond those being answered, per path (Gradio queue, /api/v1/ask)
+# Gradio keeps one session per browser tab and per API call without a session_hash (each holds the config of
+# every component, ~0.2 MB here): the oldest beyond this are dropped (a tab's conversation is also in the
+# browser). Gradio's default, 10,000, lets a day of plain-HTTP calls grow the server by gigabytes.
+SESSION_CAPACITY = 1000
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 _PROGRESS = gr.Progress()
 SAVED_CONVERSATION_KEY = "article-assistant-conversation"
@@ -79,6 +85,7 @@ def build_app(assistant, examples: list[str] | None = None, local: bool = True, 
         _wire_corpus(events, corpus, ask)
         _wire_evaluation(events, evaluate, state, app)
         _api(events)
+    app.lean_api = http_api.router(events, workers=ASK_CONCURRENCY, waiting=QUEUE_SIZE)  # served by launch()
     return app
 
 
@@ -425,30 +432,18 @@ def _api(events: Events) -> None:
     gr.api(list_articles, api_name="list_articles", concurrency_limit=None)
 
 
-def turns_from_json(history: list[dict | str] | None) -> list[Turn | str]:
-    """Earlier /ask results (dicts) as the engine's conversation turns; strings are earlier questions."""
-    if history is not None and not isinstance(history, list):
-        raise UserError("'history' must be a list of earlier /ask results or questions")
-    turns: list[Turn | str] = []
-    for item in history or []:
-        if isinstance(item, str):
-            turns.append(item)
-        elif isinstance(item, dict) and item.get("question"):
-            turns.append(Turn.from_dict(item))  # with the sentences it showed, so follow-ups show new ones
-        else:
-            raise UserError("history items must be earlier /ask results (objects) or earlier questions (strings)")
-    return turns
-
-
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None,
            auth: list[tuple[str, str]] | None = None, share: bool = False, prevent_thread_lock: bool = False,
            quiet: bool = False):
     """Serve on host:port (this machine only by default) with the upload limit, queue and look applied."""
-    app.queue(max_size=64)
+    app.queue(max_size=QUEUE_SIZE)
+    lean = getattr(app, "lean_api", None)
     return app.launch(
         server_name=host, server_port=port, auth=auth or None, share=share, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, max_file_size=MAX_UPLOAD_BYTES, theme=THEME, css=CSS, ssr_mode=False, show_error=True,
         footer_links=["api", "settings"], mcp_server=False,
         auth_message="Sign in to use this Article Assistant." if auth else None,
+        state_session_capacity=SESSION_CAPACITY,
+        app_kwargs={"routes": list(lean.routes)} if lean is not None else None,  # POST /api/v1/ask
     )
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from assistant.options import AskOptions
@@ -31,13 +31,11 @@ TITLE_CHARS = 80
 def answer_json(answer: Answer, full_ranking: bool = False) -> dict:
     """The answer as JSON for the browser and the /ask endpoint: `passages` holds the k passages the answer
     was drawn from (`Answer.shown`), best first; with full_ranking, every fused passage and `shown` too."""
-    data = answer.to_dict()
-    shown = data.pop("shown")
-    if full_ranking:
-        data["shown"] = shown
-    else:
-        data["passages"] = shown
-    return data
+    if not full_ranking:  # the fused ranking (up to 200 passages) is not serialised only to be dropped
+        data = replace(answer, passages=()).to_dict()
+        data["passages"] = data.pop("shown")
+        return data
+    return answer.to_dict()
 
 
 def answer_from_json(data: dict) -> Answer:
