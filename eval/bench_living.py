@@ -64,9 +64,9 @@ class PrecomputedEncoder:
     # index.embed.encode_chunks calls encode twice (chunks, then sentences): both are timed and subtracted.
 
 
-def source_texts(limit: int = 30_000) -> list[str]:
+def source_texts(limit: int = 30_000, articles: Path = ARTICLES) -> list[str]:
     texts: list[str] = []
-    with open(ARTICLES, encoding="utf-8") as handle:
+    with open(articles, encoding="utf-8") as handle:
         for line in handle:
             if line.strip():
                 record = json.loads(line)
@@ -140,19 +140,20 @@ def make_index(folder: Path, n_chunks: int, base: np.ndarray, texts: list[str], 
     return {"chunks": n, "articles": n_articles, "write_sqlite_s": write_s, "build_derived_s": derived_s}
 
 
-def new_articles(texts: list[str], round_: int, seed: int) -> list:
+def new_articles(texts: list[str], round_: int, seed: int, tag: str = "") -> list:
+    """Ten new articles; `tag` keeps their ids and texts new when a kept base index is measured again."""
     from index.articles import Article
 
     rng = random.Random(seed * 1000 + round_)
     out = []
     for i in range(10):
-        body = " ".join(rng.choice(texts) for _ in range(3))
-        out.append(Article(f"new-{round_}-{i}", f"Fresh story {round_}-{i}", body, "Daily Feed", (),
+        body = " ".join(rng.choice(texts) for _ in range(3)) + f" {tag}"
+        out.append(Article(f"new-{tag}{round_}-{i}", f"Fresh story {round_}-{i}", body, "Daily Feed", (),
                            "2024-12-01", None, None))
     return out
 
 
-def measure_adds(folder: Path, base: np.ndarray, texts: list[str], rounds: int, seed: int) -> dict:
+def measure_adds(folder: Path, base: np.ndarray, texts: list[str], rounds: int, seed: int, tag: str = "") -> dict:
     from index.chunk import ChunkSettings
     from index.ingest import ingest_into
     from index.store import EmbeddedStore
@@ -172,7 +173,7 @@ def measure_adds(folder: Path, base: np.ndarray, texts: list[str], rounds: int, 
 
         store.commit = timed_commit
         started = time.perf_counter()
-        report = ingest_into(store, iter(new_articles(texts, r, seed)), encoder, ChunkSettings(max_tokens=200))
+        report = ingest_into(store, iter(new_articles(texts, r, seed, tag)), encoder, ChunkSettings(max_tokens=200))
         adds.append(time.perf_counter() - started - encoder.seconds)
         assert len(report.added) == 10, report.summary()
         started = time.perf_counter()
@@ -229,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--articles", type=Path, default=ARTICLES,
+                        help="RealTime QA articles.jsonl (default: ../shared/datasets beside the checkout)")
+    parser.add_argument("--base-dir", type=Path, default=None,
+                        help="keep each synthetic index in DIR/idx-N (e.g. runs/living, gitignored) and reuse it when"
+                             " it is there; the adds then grow it by 10 articles each")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
     base, where = base_vectors(args.base_index, limit=50_000)
@@ -236,21 +242,29 @@ def main(argv: list[str] | None = None) -> int:
         base = clustered_vectors(20_000, DIM, np.random.default_rng(args.seed))
         where = "clustered random vectors"
     base = normalize(base)
-    texts = source_texts()
-    result: dict = {"vectors_from": where, "texts_from": str(ARTICLES)}
+    texts = source_texts(articles=args.articles)
+    result: dict = {"vectors_from": where, "texts_from": str(args.articles)}
+    tag = f"{time.time_ns():x}-" if args.base_dir else ""
     with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
         for n in (int(s) for s in args.chunks.split(",")):
-            folder = Path(tmp) / f"idx-{n}"
-            entry = make_index(folder, n, base, texts, args.seed)
+            folder = (args.base_dir or Path(tmp)) / f"idx-{n}"
+            built = folder / "bench-built.json"
+            if args.base_dir and built.exists():
+                entry = {**json.loads(built.read_text()), "reused_base": str(folder)}
+            else:
+                entry = make_index(folder, n, base, texts, args.seed)
+                if args.base_dir:
+                    built.write_text(json.dumps(entry))
             print(f"{n}: built {entry}", file=sys.stderr)
-            entry.update(measure_adds(folder, base, texts, args.adds, args.seed))
+            entry.update(measure_adds(folder, base, texts, args.adds, args.seed, tag))
             print(f"{n}: adds {entry['add_10_articles_s']}", file=sys.stderr)
             entry.update(measure_search(folder, base, texts, args.queries, args.seed))
             print(f"{n}: {entry}", file=sys.stderr)
             result[n] = entry
-            import shutil
+            if not args.base_dir:
+                import shutil
 
-            shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
     sizes = [k for k in result if isinstance(k, int)]
     if len(sizes) >= 2:
         result["add_ratio_largest_to_smallest"] = result[max(sizes)]["add_p50_s"] / result[min(sizes)]["add_p50_s"]

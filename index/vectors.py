@@ -142,8 +142,11 @@ class VectorIndex:
         return cls(index, dim)
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None,
-               nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) best first, for one query vector; only ids where mask is true."""
+               nprobe: int | None = None, widen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) best first, for one query vector; only ids where mask is true. With `widen` off, an
+        IVF search scans the usual cells whatever the mask (the allowed vectors among them: what a time
+        prior's window list needs, at the cost of an unmasked search) instead of widening to keep the
+        number of allowed candidates."""
         import faiss
 
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
@@ -160,7 +163,7 @@ class VectorIndex:
                 selector = faiss.IDSelectorBitmap(bitmap)
         if self.nlist:
             probes = nprobe or self.nprobe
-            if selector is not None:  # as many allowed candidates as an unmasked search would see
+            if selector is not None and widen:  # as many allowed candidates as an unmasked search would see
                 probes = math.ceil(probes * self.size / allowed)
             params = faiss.SearchParametersIVF(nprobe=int(min(self.nlist, probes)))
             if selector is not None:
