@@ -911,6 +911,27 @@ class EmbeddedStore:
         """article id -> (record hash, content hash) of what is stored now."""
         return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, record_hash, content_hash FROM articles")}
 
+    def hashes_for(self, ids: list[str], content_hashes: list[str]
+                   ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+        """What stored_hashes tells about just these articles: (id -> (record hash, content hash) of the
+        stored ones among `ids`, content hash -> id of a stored article with that text), through the id
+        and content-hash indexes, so an ingest's checks cost what it brings, not what the archive holds
+        (issue 16: reading every article's hashes took 0.15-0.2 s at 100k articles)."""
+        stored: dict[str, tuple[str, str]] = {}
+        owners: dict[str, str] = {}
+        for i in range(0, max(len(ids), len(content_hashes)), 500):
+            batch = ids[i:i + 500]
+            if batch:
+                stored.update((r[0], (r[1], r[2])) for r in self.conn.execute(
+                    f"SELECT id, record_hash, content_hash FROM articles WHERE id IN ({','.join('?' * len(batch))})",
+                    batch))
+            batch = content_hashes[i:i + 500]
+            if batch:
+                owners.update((r[1], r[0]) for r in self.conn.execute(
+                    f"SELECT id, content_hash FROM articles WHERE content_hash IN ({','.join('?' * len(batch))})"
+                    " ORDER BY rowid", batch))
+        return stored, owners
+
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int:
         """Apply all changes in one transaction (the commit point; triggers log each chunk added or removed),
         then bring the derived indexes up to it, touching only the changed chunks (update_derived). Failing
