@@ -274,12 +274,16 @@ class EmbeddedSnapshot:
         self.chunk_ids, self.chunk_article_keys = table[:, 0], table[:, 1]
         self.lead_chunks = table[:, 2] == 0
         self._chunk_table = table
+        # Through the covering index articles_heads (not the table, whose rows carry the bodies); chunk
+        # counts from the chunk table just read, not a subquery per article.
         rows = self.conn.execute(
-            "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
-            " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid), a.content_hash FROM articles a"
+            "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path, a.content_hash"
+            " FROM articles a"
         ).fetchall()
-        self._articles = {r[0]: r[:9] for r in rows}
-        self._content_hash = {r[0]: r[9] for r in rows}  # checked on every later read of the article
+        keys, counts = np.unique(self.chunk_article_keys, return_counts=True)
+        n_chunks = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        self._articles = {r[0]: (*r[:8], n_chunks.get(r[0], 0)) for r in rows}
+        self._content_hash = {r[0]: r[8] for r in rows}  # checked on every later read of the article
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
         # Per-article arrays spread to positions by index (not a Python loop over a million chunks).
         rowids = np.fromiter(self._articles, dtype=np.int64, count=len(self._articles))
