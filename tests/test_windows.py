@@ -167,3 +167,30 @@ def test_a_commit_into_an_index_from_before_the_day_field_upgrades_it(dated_inde
     finally:
         snapshot.close()
     assert _notices(capsys) == []
+
+
+class _WithoutWindowSearch:
+    """A snapshot as another backend (Milvus) presents it: the protocol's masked searches, no search_window."""
+
+    def __init__(self, snapshot):
+        self._snapshot = snapshot
+
+    def __getattr__(self, name):
+        if name == "search_window":
+            raise AttributeError(name)
+        return getattr(self._snapshot, name)
+
+
+def test_a_backend_without_window_search_gets_the_same_passages_from_masked_searches(dated_index, fake_encoder):
+    snapshot = EmbeddedStore.open(dated_index).snapshot()
+    try:
+        priors = (Prior("2024-02-01", "2024-02-29", 1.0), Prior("2024-02-20", "2024-03-05", 0.5))
+        for mode in ("dense", "keyword", "hybrid"):
+            native = retrieve(snapshot, fake_encoder, "river flood storm", mode=mode, depth=20, priors=priors,
+                              lead_lists=True)
+            masked = retrieve(_WithoutWindowSearch(snapshot), fake_encoder, "river flood storm", mode=mode,
+                              depth=20, priors=priors, lead_lists=True)
+            assert [p.chunk_id for p in native.passages] == [p.chunk_id for p in masked.passages]
+            np.testing.assert_allclose([p.score for p in native.passages], [p.score for p in masked.passages])
+    finally:
+        snapshot.close()
