@@ -178,7 +178,9 @@ class StoreStats:
 class Snapshot(Protocol):
     """A consistent read view: everything the engine reads, and nothing else. Arrays are indexed by
     position (0..size-1, the order both searches return); article keys are opaque ints, equal for the
-    chunks of one article and nothing more (not database row ids)."""
+    chunks of one article and nothing more (not database row ids). Optional: `search_window(text, vector,
+    k, mask, date_from, date_to)` (the embedded snapshot) runs a time prior's searches with the window
+    inside them; without it retrieve.py uses the masked searches below."""
 
     manifest: Manifest
     generation: int

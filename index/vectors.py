@@ -9,7 +9,9 @@ k-means coarse cells, residuals quantized per dimension. Measured with `python -
 Masks (boolean over positions) go to faiss as a bitmap selector. For the IVF index a mask also widens
 the search: with a fraction f of positions allowed, nprobe/f cells are scanned (at most all of them),
 so about as many allowed candidates are scored as an unmasked search scores; a narrow mask therefore
-scans every cell and is exact over the allowed positions (up to the 8-bit codes).
+scans every cell and is exact over the allowed positions (up to the 8-bit codes). With `widen=False` (a
+time prior's window list) the usual cells are scanned and the allowed vectors among them kept: the cost
+of an unmasked search.
 """
 
 from __future__ import annotations
