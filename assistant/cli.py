@@ -72,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true",
                    help="if another ingest or removal is running on this index, exit 1 instead of waiting")
 
-    p = command("watch", "Poll RSS/Atom feeds and ingest their new items, until interrupted.",
+    p = command("watch", "Poll RSS/Atom feeds, sitemaps or folders and ingest what is new, until interrupted.",
                 "assistant.commands:watch")
-    p.add_argument("feeds_file", type=Path, metavar="FEEDS_FILE", help="one feed URL or file a line (# comments)")
+    p.add_argument("feeds_file", type=Path, metavar="FEEDS_FILE",
+                   help="a folder to watch for new article files, or a file with one feed or sitemap (URL or"
+                        " file) or folder a line (# comments)")
     p.add_argument("--every", default="30m", help="time between polls of the list: 30m (default), 2h, 90s")
     p.add_argument("--once", action="store_true", help="poll every feed once, then stop")
     p.add_argument("--rounds", type=int, default=None, help="stop after this many rounds")

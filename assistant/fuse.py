@@ -9,7 +9,7 @@ an article, chunks keep the order of their own fused scores. Measured on the Rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -41,13 +41,14 @@ def merge_hits(hits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 def article_rank_fusion(rankings: Sequence[np.ndarray], article_of: np.ndarray,
-                        boost: np.ndarray | None = None, article_votes: Sequence[np.ndarray] = (),
+                        boost: Mapping[int, float] | np.ndarray | None = None, article_votes: Sequence[np.ndarray] = (),
                         vote_weight: float = 1.0, article_rankings: Sequence[np.ndarray] = (),
                         article_weight: float = 1.0, k: int = RRF_K) -> list[tuple[int, float]]:
     """(position, score) best first. An article scores sum 1/(k + its rank among articles + 1) over the
     lists, the `article_votes` lists (positions that rank articles but not the chunks within them) and
     the `article_rankings` (article keys, best first: a search over whole articles), times `boost` (a
-    multiplier per position, the same for all of an article's chunks); its best chunk takes that score
+    multiplier per position, indexed by position: an array or a mapping of the candidates, the same for
+    all of an article's chunks); its best chunk takes that score
     and its other chunks a share in proportion to their own fused scores. Only articles with a chunk in
     `rankings` are ranked."""
     passage = dict(reciprocal_rank_fusion(rankings, k=k))

@@ -2,7 +2,8 @@
 
 Export holds the index's writer lock (no ingest or removal meanwhile), copies the database with SQLite's
 online backup (a consistent copy even while questions are read), and adds the manifest and the current
-generation's derived files. Import refuses a non-empty target, unpacks beside it, checks every file
+generation's derived files with their dense.json / keyword.json, so the imported index opens without
+rebuilding them. Import refuses a non-empty target, unpacks beside it, checks every file
 against SHA256SUMS (and that nothing unlisted came along), and only then moves the folder into place.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from index import database as db
 from index.manifest import MANIFEST_NAME
-from index.store import EmbeddedStore, StoreError, artifact_paths, check_database_file
+from index.store import DENSE_META, KEYWORD_META, EmbeddedStore, StoreError, artifact_paths, check_database_file
 
 CHECKSUMS = "SHA256SUMS"
 
@@ -52,7 +53,9 @@ def export_index(folder: Path | str, out: Path | str) -> list[str]:
                 finally:
                     target.close()
                 shutil.copy2(folder / MANIFEST_NAME, staging / MANIFEST_NAME)
-                for path in artifact_paths(folder, generation):
+                # The derived files with the JSON beside each (change number, checksums): without those
+                # an imported index would rebuild FAISS and the keyword index on first open.
+                for path in [*artifact_paths(folder, generation), folder / DENSE_META, folder / KEYWORD_META]:
                     if path.is_dir():
                         shutil.copytree(path, staging / path.name)
                     elif path.exists():

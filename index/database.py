@@ -36,6 +36,10 @@ CREATE INDEX IF NOT EXISTS articles_content ON articles(content_hash);
 -- Covers "id, record_hash, content_hash" (what an ingest compares against): read from this index, those
 -- columns cost a small scan instead of a walk through every stored body (the hashes follow the body in a row).
 CREATE INDEX IF NOT EXISTS articles_hashes ON articles(id, record_hash, content_hash);
+-- Covers what a snapshot loads for every article (all but body and record_hash), for the same reason:
+-- at 100k articles the scan took 0.6 s warm through the table and 0.19 s through this index (issue 16).
+CREATE INDEX IF NOT EXISTS articles_heads ON articles(id, title, source, published_at, url, authors, path,
+                                                      content_hash);
 CREATE TABLE IF NOT EXISTS sentences (
     article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
     idx INTEGER NOT NULL,

@@ -66,7 +66,10 @@ def http_get(url: str, etag: str | None = None, last_modified: str | None = None
 
 
 def looks_like_feed(data: bytes, content_type: str = "") -> bool:
-    return bool(_FEED_START.match(data[:4096].lstrip(b"\xef\xbb\xbf"))) or (
+    """An RSS, Atom or sitemap document (index/sitemaps.py: a sitemap is read as a feed of pages)."""
+    from index.sitemaps import looks_like_sitemap
+
+    return bool(_FEED_START.match(data[:4096].lstrip(b"\xef\xbb\xbf"))) or looks_like_sitemap(data) or (
         content_type in FEED_TYPES and b"<" in data[:512])
 
 
@@ -97,11 +100,15 @@ class Feed:
 
 
 def parse_feed(data: bytes, where: str) -> Feed:
-    """An RSS 2.0 or Atom document → its title and items; InputError when it is not a feed at all."""
+    """An RSS 2.0 or Atom document (or a sitemap) → its title and items; InputError when it is not a feed."""
     import feedparser
 
+    from index.sitemaps import looks_like_sitemap, parse_sitemap
+
+    if looks_like_sitemap(data):
+        return parse_sitemap(data, where)
     if not looks_like_feed(data):
-        raise InputError("not an RSS or Atom feed (no <rss> or <feed> element)")
+        raise InputError("not an RSS or Atom feed or a sitemap (no <rss>, <feed> or <urlset> element)")
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     if parsed.bozo and not parsed.entries:
         raise InputError(f"malformed feed ({_bozo(parsed)})")
@@ -255,6 +262,7 @@ def _item_article(item: Item, fetch_page: Callable[[str], str]) -> Article:
             html = fetch_page(item.link)
             page = _article_from_html(html, article_id=fields["id"], where=item.link, url=item.link)
             fields["body"] = page.body
+            fields["title"] = fields["title"] or page.title  # a sitemap's pages have no title of their own
             fields["authors"] = fields["authors"] or list(page.authors)
             fields["published_at"] = fields["published_at"] or page.published_at
     return _make_article(fields, default_id=fields["id"], where=item.link or item.key, path=None)
@@ -371,20 +379,30 @@ def parse_every(text: str) -> float:
 
 
 def watch(store, feeds_file: Path, encoder, settings, every: float, rounds: int | None = None,
-          pacer: HostPacer | None = None, out=None, err=None, sleep=time.sleep) -> int:
-    """Poll every feed in the file each `every` seconds (`rounds` rounds, or until interrupted): one line per
-    feed polled, one per bad item or feed; errors never stop the watch. Returns the number of rounds run."""
+          pacer: HostPacer | None = None, out=None, err=None, sleep=time.sleep, settle: float = 2.0) -> int:
+    """Poll every feed or sitemap in the file each `every` seconds (`rounds` rounds, or until interrupted):
+    one line per feed polled, one per bad item or feed; errors never stop the watch. `feeds_file` may be
+    a folder, and a line of the file may name one: its new and changed article files are ingested each
+    round (index/folder_watch.py; `settle`: seconds a file must be left alone first). Returns the number of
+    rounds run."""
+    from index.folder_watch import FolderState
+
     pacer = pacer or HostPacer()
     out, err = out or sys.stdout, err or sys.stderr
+    folders: dict[str, FolderState] = {}
     done = 0
     while rounds is None or done < rounds:
         started = time.monotonic()
         try:
-            sources = read_feeds_file(feeds_file)
+            sources = [str(feeds_file)] if Path(feeds_file).is_dir() else read_feeds_file(feeds_file)
         except OSError as error:
             print(f"error: {feeds_file}: cannot read the feeds file ({error.strerror or error})", file=err)
             sources = []
         for source in sources:
+            if not re.match(r"^https?://", source, re.IGNORECASE) and Path(source).is_dir():
+                _watch_folder(store, Path(source), encoder, settings, folders.setdefault(source, FolderState()),
+                              settle, out, err)
+                continue
             try:
                 result, report = ingest_feed(store, source, encoder, settings, pacer)
             except Exception as error:  # noqa: BLE001 - one feed's failure is one line; the watch goes on
@@ -402,6 +420,22 @@ def watch(store, feeds_file: Path, encoder, settings, every: float, rounds: int 
             break
         sleep(max(0.0, every - (time.monotonic() - started)))
     return done
+
+
+def _watch_folder(store, folder: Path, encoder, settings, state, settle: float, out, err) -> None:
+    """One round over a watched folder: one line when it had new or changed files, one per bad file."""
+    from index.folder_watch import poll_folder
+
+    try:
+        files, report = poll_folder(store, folder, encoder, settings, state, settle)
+    except Exception as error:  # noqa: BLE001 - one folder's failure is one line; the watch goes on
+        print(f"folder {folder}: {type(error).__name__}: {error}", file=err)
+        return
+    for problem in report.skipped:
+        print(f"skipped {problem}", file=err)
+    if files:
+        print(f"folder {folder}: {len(files)} new or changed files; added {len(report.added)}, updated "
+              f"{len(report.updated)}, unchanged {len(report.unchanged)}", file=out, flush=True)
 
 
 def split_inputs(inputs: list[str], conn=None) -> tuple[list[str], list[str]]:

@@ -18,6 +18,25 @@ class FilterError(ValueError):
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Day numbers (days since 1970-01-01) stand for dates where windows are compared per position: integer
+# compares over a million positions cost a fraction of string compares (issue 16). Undated is this value.
+UNDATED = -(2**31)
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def day_number(value: str | None) -> int:
+    """The day number of an ISO date (its first ten characters), UNDATED for None, "" or a malformed one."""
+    try:
+        return date.fromisoformat(value[:10]).toordinal() - _EPOCH if value else UNDATED
+    except ValueError:
+        return UNDATED
+
+
+def day_numbers(values) -> np.ndarray:
+    """int32 day numbers of ISO dates (see day_number), computed once per distinct value."""
+    cache: dict = {}
+    return np.fromiter((cache[v] if v in cache else cache.setdefault(v, day_number(v)) for v in values),
+                       dtype=np.int32)
 
 
 def _check_day(value: object, label: str) -> None:
@@ -58,9 +77,9 @@ class Filters:
 def compile_mask(filters: Filters | None, *, sources: np.ndarray, dates: np.ndarray, article_positions,
                  keep_undated: bool = False) -> np.ndarray | None:
     """Boolean mask over positions, or None when nothing is filtered. `sources` and `dates` hold each
-    position's article source and ISO date ("" when undated); `article_positions(ids)` gives the mask of
-    those articles' positions. A date range the user sets excludes undated articles; a time prior
-    (keep_undated) never penalises them."""
+    position's article source and date: ISO strings ("" when undated) or integer day numbers (UNDATED when
+    undated); `article_positions(ids)` gives the mask of those articles' positions. A date range the user
+    sets excludes undated articles; a time prior (keep_undated) never penalises them."""
     if filters is None or filters.is_empty():
         return None
     mask = np.ones(len(dates), dtype=bool)
@@ -72,7 +91,18 @@ def compile_mask(filters: Filters | None, *, sources: np.ndarray, dates: np.ndar
     if filters.exclude_article_ids:
         mask &= ~article_positions(set(filters.exclude_article_ids))
     if filters.date_from or filters.date_to:
-        dated = dates != ""
-        in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))
-        mask &= (in_range | ~dated) if keep_undated else in_range
+        if np.issubdtype(dates.dtype, np.integer):
+            first, last = day_window(filters.date_from, filters.date_to)
+            in_range = (dates >= first) & (dates <= last)  # UNDATED is below any first day
+            mask &= (in_range | (dates == UNDATED)) if keep_undated else in_range
+        else:
+            dated = dates != ""
+            in_range = dated & (dates >= (filters.date_from or "")) & (dates <= (filters.date_to or "9999"))
+            mask &= (in_range | ~dated) if keep_undated else in_range
     return mask
+
+
+def day_window(date_from: str | None, date_to: str | None) -> tuple[int, int]:
+    """(first, last) day numbers of an inclusive ISO date range; an open end reaches the furthest real day."""
+    return (day_number(date_from) if date_from else UNDATED + 1,
+            day_number(date_to) if date_to else 2**31 - 1)

@@ -128,12 +128,18 @@ def _ingest_locked(store: Store, items: Iterable[Article | Problem], encoder: En
 
 def _new_articles(items: Iterable[Article | Problem], store: Store, report: IngestReport,
                   batch_size: int = 32) -> Iterator[list[Article]]:
-    """Batches of articles that are new or changed; the rest is recorded in the report."""
-    stored = store.stored_hashes()
-    content_owner = {content: aid for aid, (_, content) in stored.items()}
+    """Batches of articles that are new or changed; the rest is recorded in the report. A store with
+    `hashes_for` (the embedded one) is asked about each batch's articles only; another gives all its
+    hashes once (stored_hashes)."""
+    lookup = getattr(store, "hashes_for", None)
+    if lookup is None:
+        stored = store.stored_hashes()
+        content_owner = {content: aid for aid, (_, content) in stored.items()}
+    else:
+        stored, content_owner = {}, {}
     read_from: dict[str, str] = {}  # article id -> the input it came from in this run
     pending: list[Article] = []
-    for item in items:
+    for item in _looked_up(items, lookup, stored, content_owner, batch_size):
         if isinstance(item, Problem):
             (report.notes if _is_note(item) else report.skipped).append(item)
             continue
@@ -189,6 +195,32 @@ def select_articles(store: Store, before: str | None = None, source: str | None 
         sql += " AND lower(source) = lower(?)"
         args.append(source)
     return [r[0] for r in store.conn.execute(sql + " ORDER BY id", args)]
+
+
+def _looked_up(items: Iterable[Article | Problem], lookup, stored: dict, content_owner: dict,
+               size: int) -> Iterator[Article | Problem]:
+    """The items again, each group of `size` after `lookup` has added its stored hashes to `stored` and
+    `content_owner` (what this run has claimed already stays claimed)."""
+    if lookup is None:
+        yield from items
+        return
+    group: list[Article | Problem] = []
+
+    def flush() -> list[Article | Problem]:
+        articles = [a for a in group if isinstance(a, Article)]
+        found, owners = lookup([a.id for a in articles], [a.content_hash for a in articles])
+        stored.update(found)
+        for content, owner in owners.items():
+            content_owner.setdefault(content, owner)
+        return group
+
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield from flush()
+            group = []
+    if group:
+        yield from flush()
 
 
 def _is_note(problem: Problem) -> bool:

@@ -27,7 +27,8 @@ import numpy as np
 
 from index import database as db
 from index.articles import Article, Chunk, Sentence
-from index.filters import Filters, compile_mask
+from index.filters import Filters, compile_mask, day_number, day_numbers, day_window
+from index.keywords import FORMAT as KEYWORD_FORMAT
 from index.keywords import ArticleKeywords, KeywordIndex, KeywordView
 from index.manifest import (
     FORMAT_VERSION,
@@ -177,7 +178,9 @@ class StoreStats:
 class Snapshot(Protocol):
     """A consistent read view: everything the engine reads, and nothing else. Arrays are indexed by
     position (0..size-1, the order both searches return); article keys are opaque ints, equal for the
-    chunks of one article and nothing more (not database row ids)."""
+    chunks of one article and nothing more (not database row ids). Optional: `search_window(text, vector,
+    k, mask, date_from, date_to)` (the embedded snapshot) runs a time prior's searches with the window
+    inside them; without it retrieve.py uses the masked searches below."""
 
     manifest: Manifest
     generation: int
@@ -273,18 +276,29 @@ class EmbeddedSnapshot:
         self.chunk_ids, self.chunk_article_keys = table[:, 0], table[:, 1]
         self.lead_chunks = table[:, 2] == 0
         self._chunk_table = table
+        # Through the covering index articles_heads (not the table, whose rows carry the bodies); chunk
+        # counts from the chunk table just read, not a subquery per article.
         rows = self.conn.execute(
-            "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path,"
-            " (SELECT COUNT(*) FROM chunks c WHERE c.article_rowid = a.rowid), a.content_hash FROM articles a"
+            "SELECT a.rowid, a.id, a.title, a.source, a.published_at, a.url, a.authors, a.path, a.content_hash"
+            " FROM articles a"
         ).fetchall()
-        self._articles = {r[0]: r[:9] for r in rows}
-        self._content_hash = {r[0]: r[9] for r in rows}  # checked on every later read of the article
+        keys, counts = np.unique(self.chunk_article_keys, return_counts=True)
+        n_chunks = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        self._articles = {r[0]: (*r[:8], n_chunks.get(r[0], 0)) for r in rows}
+        self._content_hash = {r[0]: r[8] for r in rows}  # checked on every later read of the article
         self._rowid_by_id = {r[1]: rowid for rowid, r in self._articles.items()}
         self._info_cache: dict[str, ArticleInfo] = {}
-        per_article = [self._articles[int(r)] for r in self.chunk_article_keys]
-        self.chunk_sources = np.array([r[3] for r in per_article], dtype=object)
-        # A str array, so date windows compare vectorised; "" = undated.
-        self.chunk_dates = np.array([r[4] or "" for r in per_article], dtype=str)
+        # Per-article arrays spread to positions by index (not a Python loop over a million chunks).
+        rowids = np.fromiter(self._articles, dtype=np.int64, count=len(self._articles))
+        order = np.argsort(rowids)
+        where = order[np.searchsorted(rowids, self.chunk_article_keys, sorter=order)] if len(rowids) else rowids
+        heads = list(self._articles.values())
+        self.chunk_sources = np.array([r[3] for r in heads], dtype=object)[where]
+        # A str array ("" = undated) for callers that read dates, and int32 day numbers (filters.UNDATED =
+        # undated) that date windows compare vectorised.
+        published = [r[4] or "" for r in heads]
+        self.chunk_dates = np.array(published, dtype=str)[where] if heads else np.zeros(0, dtype=str)
+        self.chunk_days = day_numbers(published)[where]
         self.newest_date = max((r[4] for r in self._articles.values() if r[4]), default="")
         self.vectors, self.keywords = load_or_build_artifacts(folder, self.conn, manifest, self.chunk_ids)
         self._article_lock = threading.Lock()
@@ -298,17 +312,32 @@ class EmbeddedSnapshot:
     def size(self) -> int:
         return len(self.chunk_ids)
 
-    def search_dense(self, vector, k, mask=None):
-        """FAISS holds chunk ids: a position mask becomes an id mask, found ids become positions."""
+    def search_dense(self, vector, k, mask=None, widen: bool = True):
+        """FAISS holds chunk ids: a position mask becomes an id mask, found ids become positions. See
+        VectorIndex.search for `widen`."""
         id_mask = None
         if mask is not None:
             id_mask = np.zeros(int(self.chunk_ids[-1]) + 1 if self.size else 0, dtype=bool)
             id_mask[self.chunk_ids[np.asarray(mask, dtype=bool)]] = True
-        ids, scores = self.vectors.search(vector, k, id_mask)
+        ids, scores = self.vectors.search(vector, k, id_mask, widen=widen)
         return np.searchsorted(self.chunk_ids, ids).astype(np.int64), scores
 
     def search_keyword(self, text, k, mask=None):
         return self.keywords.search(text, k, mask)
+
+    def search_window(self, text: str, vector: np.ndarray | None, k: int, mask: Mask, date_from: str | None,
+                      date_to: str | None) -> tuple[tuple, tuple, np.ndarray]:
+        """(dense hits, keyword hits, inside) for a date window (undated chunks count as inside) within
+        `mask`: each search once at depth k with the window as a filter inside it (a day-number range in
+        tantivy; an id selector over the usual IVF cells in FAISS, not a wider probe), so a time-aware
+        question costs about one more shallow search per side rather than deeper ones (issue 16). `inside`
+        is the window and mask as booleans over positions; a None vector skips the dense side."""
+        window = self.intersect(self.mask(Filters().within(date_from, date_to), keep_undated=True), mask)
+        inside = self.allowed(window)
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        dense = empty if vector is None else self.search_dense(vector, k, window, widen=False)
+        keyword = self.keywords.search(text, k, mask, days=day_window(date_from, date_to)) if text else empty
+        return dense, keyword, inside
 
     def search_articles(self, text: str, k: int, mask: Mask = None) -> tuple[np.ndarray, np.ndarray]:
         """(article keys, scores), best first: BM25 over whole articles, the title counted twice. Short
@@ -441,7 +470,7 @@ class EmbeddedSnapshot:
         return np.isin(self.chunk_article_keys, rowids)
 
     def mask(self, filters: Filters | None, keep_undated: bool = False) -> np.ndarray | None:
-        return compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_dates,
+        return compile_mask(filters, sources=self.chunk_sources, dates=self.chunk_days,
                             article_positions=self.positions_of_articles, keep_undated=keep_undated)
 
     def intersect(self, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -547,16 +576,17 @@ def _vectors_of(conn, chunk_ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.n
     return np.array(ids, dtype=np.int64), matrix
 
 
-def _texts_of(conn, chunk_ids) -> list[tuple[int, str]]:
-    """(chunk id, "title\\nchunk text") of those of these chunks that exist."""
-    out: list[tuple[int, str]] = []
+def _texts_of(conn, chunk_ids) -> list[tuple[int, str, int]]:
+    """(chunk id, "title\\nchunk text", its article's day number) of those of these chunks that exist."""
+    out: list[tuple[int, str, int]] = []
     chunk_ids = [int(c) for c in chunk_ids]
     for i in range(0, len(chunk_ids), 500):
         batch = chunk_ids[i:i + 500]
         marks = ",".join("?" * len(batch))
-        out += conn.execute(
-            "SELECT c.id, a.title || char(10) || substr(a.body, c.start + 1, c.end - c.start) FROM chunks c"
-            f" JOIN articles a ON a.rowid = c.article_rowid WHERE c.id IN ({marks}) ORDER BY c.id", batch).fetchall()
+        out += [(cid, text, day_number(published)) for cid, text, published in conn.execute(
+            "SELECT c.id, a.title || char(10) || substr(a.body, c.start + 1, c.end - c.start), a.published_at"
+            f" FROM chunks c JOIN articles a ON a.rowid = c.article_rowid WHERE c.id IN ({marks}) ORDER BY c.id",
+            batch)]
     return out
 
 
@@ -648,7 +678,7 @@ def _keyword_damage(folder: Path, meta: dict, full: bool = True) -> str | None:
 def _load_keywords(folder: Path, conn, chunk_ids: np.ndarray) -> KeywordView:
     path, meta = folder / KEYWORD_NAME, _read_json(folder / KEYWORD_META)
     if (path / "meta.json").exists() and meta is not None:
-        problem = _keyword_damage(path, meta)
+        problem = _keyword_damage(path, meta) or _keyword_format_problem(meta)
         if problem is None and _replayable(conn, meta["seq"]):
             try:
                 keywords = KeywordIndex.open(path)
@@ -665,13 +695,22 @@ def _load_keywords(folder: Path, conn, chunk_ids: np.ndarray) -> KeywordView:
     return build_keywords(folder, conn).view(chunk_ids)
 
 
+def _keyword_format_problem(meta: dict) -> str | None:
+    """Why an index written in another document layout (keywords.FORMAT) cannot be used, or None."""
+    found = meta.get("format", 1)
+    if found == KEYWORD_FORMAT:
+        return None
+    return f"written in keyword format {found}, this version reads {KEYWORD_FORMAT} (it adds the day field)"
+
+
 def catch_up_keywords(folder: Path, keywords: KeywordIndex, conn, seq: int) -> None:
     """Apply the chunks changed since change `seq`, then record the new checksums and change number."""
     last = db.last_change(conn)
     previous = _read_json(folder / KEYWORD_META)
     changed = _changed_since(conn, seq)
     keywords.apply(_texts_of(conn, changed), [int(c) for c in changed])
-    _write_json(folder / KEYWORD_META, {"seq": last, "files": _keyword_files(folder / KEYWORD_NAME, previous)})
+    _write_json(folder / KEYWORD_META, {"seq": last, "format": KEYWORD_FORMAT,
+                                        "files": _keyword_files(folder / KEYWORD_NAME, previous)})
 
 
 def build_keywords(folder: Path, conn) -> KeywordIndex:
@@ -689,7 +728,7 @@ def build_keywords(folder: Path, conn) -> KeywordIndex:
         if path.exists():
             shutil.rmtree(path)
         keywords = fill(KeywordIndex.open(path, create=True))
-        _write_json(folder / KEYWORD_META, {"seq": last, "files": _keyword_files(path)})
+        _write_json(folder / KEYWORD_META, {"seq": last, "format": KEYWORD_FORMAT, "files": _keyword_files(path)})
         return keywords
     except (OSError, ValueError, RuntimeError):  # read-only folder or a full disk: this process searches from memory
         return fill(KeywordIndex.open(None))
@@ -711,6 +750,10 @@ def update_derived(folder: Path, conn, manifest: Manifest) -> None:
     usable = (keyword_meta is not None and (folder / KEYWORD_NAME / "meta.json").exists()
               and _replayable(conn, keyword_meta["seq"])
               and _keyword_damage(folder / KEYWORD_NAME, keyword_meta, full=False) is None)
+    if usable and _keyword_format_problem(keyword_meta):
+        notice(f"{folder / KEYWORD_NAME}: {_keyword_format_problem(keyword_meta)}; rebuilding the keyword index"
+               " from the database")
+        usable = False
     if not usable:
         build_keywords(folder, conn)
     elif keyword_meta["seq"] != last:
@@ -881,6 +924,27 @@ class EmbeddedStore:
     def stored_hashes(self) -> dict[str, tuple[str, str]]:
         """article id -> (record hash, content hash) of what is stored now."""
         return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, record_hash, content_hash FROM articles")}
+
+    def hashes_for(self, ids: list[str], content_hashes: list[str]
+                   ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+        """What stored_hashes tells about just these articles: (id -> (record hash, content hash) of the
+        stored ones among `ids`, content hash -> id of a stored article with that text), through the id
+        and content-hash indexes, so an ingest's checks cost what it brings, not what the archive holds
+        (issue 16: reading every article's hashes took 0.15-0.2 s at 100k articles)."""
+        stored: dict[str, tuple[str, str]] = {}
+        owners: dict[str, str] = {}
+        for i in range(0, max(len(ids), len(content_hashes)), 500):
+            batch = ids[i:i + 500]
+            if batch:
+                stored.update((r[0], (r[1], r[2])) for r in self.conn.execute(
+                    f"SELECT id, record_hash, content_hash FROM articles WHERE id IN ({','.join('?' * len(batch))})",
+                    batch))
+            batch = content_hashes[i:i + 500]
+            if batch:
+                owners.update((r[1], r[0]) for r in self.conn.execute(
+                    f"SELECT id, content_hash FROM articles WHERE content_hash IN ({','.join('?' * len(batch))})"
+                    " ORDER BY rowid", batch))
+        return stored, owners
 
     def commit(self, additions: list[PreparedArticle], removals: list[str]) -> int:
         """Apply all changes in one transaction (the commit point; triggers log each chunk added or removed),

@@ -9,7 +9,9 @@ k-means coarse cells, residuals quantized per dimension. Measured with `python -
 Masks (boolean over positions) go to faiss as a bitmap selector. For the IVF index a mask also widens
 the search: with a fraction f of positions allowed, nprobe/f cells are scanned (at most all of them),
 so about as many allowed candidates are scored as an unmasked search scores; a narrow mask therefore
-scans every cell and is exact over the allowed positions (up to the 8-bit codes).
+scans every cell and is exact over the allowed positions (up to the 8-bit codes). With `widen=False` (a
+time prior's window list) the usual cells are scanned and the allowed vectors among them kept: the cost
+of an unmasked search.
 """
 
 from __future__ import annotations
@@ -142,8 +144,11 @@ class VectorIndex:
         return cls(index, dim)
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None,
-               nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) best first, for one query vector; only ids where mask is true."""
+               nprobe: int | None = None, widen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) best first, for one query vector; only ids where mask is true. With `widen` off, an
+        IVF search scans the usual cells whatever the mask (the allowed vectors among them: what a time
+        prior's window list needs, at the cost of an unmasked search) instead of widening to keep the
+        number of allowed candidates."""
         import faiss
 
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
@@ -160,7 +165,7 @@ class VectorIndex:
                 selector = faiss.IDSelectorBitmap(bitmap)
         if self.nlist:
             probes = nprobe or self.nprobe
-            if selector is not None:  # as many allowed candidates as an unmasked search would see
+            if selector is not None and widen:  # as many allowed candidates as an unmasked search would see
                 probes = math.ceil(probes * self.size / allowed)
             params = faiss.SearchParametersIVF(nprobe=int(min(self.nlist, probes)))
             if selector is not None:

@@ -127,6 +127,32 @@ def test_export_and_import_round_trip(news, tmp_path, cli):
     assert sorted(line.split("\t")[0] for line in out.splitlines()) == ["amazon", "ibm", "weather"]
 
 
+def test_an_imported_index_opens_without_rebuilding_its_derived_files(news, tmp_path, cli, monkeypatch, capsys):
+    """dense.json and keyword.json travel with the files they describe (issue 16): without them the first
+    open rebuilt FAISS and the keyword index from the database (minutes at a million chunks)."""
+    import index.store
+
+    archive, restored = tmp_path / "backup.tar", tmp_path / "restored"
+    assert cli("export", "--index", news, archive)[0] == 0
+    with tarfile.open(archive) as tar:
+        assert {"dense.json", "keyword.json"} <= set(tar.getnames())
+    assert cli("import", archive, "--index", restored)[0] == 0
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt a derived index")
+
+    monkeypatch.setattr(index.store, "build_dense", no_rebuild)
+    monkeypatch.setattr(index.store, "build_keywords", no_rebuild)
+    capsys.readouterr()
+    snapshot = EmbeddedStore.open(restored).snapshot()
+    try:
+        assert snapshot.size == snapshot.vectors.size == snapshot.keywords.size > 0
+    finally:
+        snapshot.close()
+    assert "notice:" not in capsys.readouterr().err
+    assert searchable(restored) == ["amazon"]
+
+
 def test_import_refuses_a_non_empty_folder_and_export_an_existing_file(news, tmp_path, cli):
     archive = tmp_path / "backup.tar"
     assert cli("export", "--index", news, archive)[0] == 0

@@ -412,3 +412,22 @@ def test_damaged_bytes_in_a_derived_file_mean_a_rebuild_with_a_notice(tmp_path, 
     capsys.readouterr()
     keyword_hits(copy, "word17")  # the rebuilt files carry fresh checksums: no second notice
     assert capsys.readouterr().err == ""
+
+
+def test_an_ingest_reads_the_hashes_of_its_own_articles_only(corpus, tmp_path, tmp_index, fake_encoder, monkeypatch):
+    """Issue 16: checking incoming articles against the archive asks about those articles (ids and content
+    hashes, through indexes), not every stored one; unchanged, updated and duplicate verdicts still hold."""
+    ingest([corpus], tmp_index, fake_encoder)
+
+    def everything(self):
+        raise AssertionError("read every stored article's hashes")
+
+    monkeypatch.setattr(EmbeddedStore, "stored_hashes", everything)
+    extra = tmp_path / "more"
+    write(extra, "zoo-copy.txt", ZOO)  # the zoo's text under another name
+    write(extra, "flood.txt", FLOOD)
+    report = ingest([corpus, extra], tmp_index, fake_encoder)
+    assert sorted(report.unchanged) == ["bridge", "zoo"] and report.added == ["flood"]
+    assert any("duplicate of 'zoo'" in p.reason for p in report.skipped)
+    write(corpus, "bridge.txt", BRIDGE.replace("Tuesday", "Wednesday"))
+    assert ingest([corpus], tmp_index, fake_encoder).updated == ["bridge"]

@@ -116,3 +116,42 @@ def test_passage_card_says_who_else_reported_it(tmp_path_factory):
         assert "<b>Wire" not in panel
     finally:
         engine.close()
+
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour &amp; Sons</title>
+<item><title>Ferry timetable</title><link>https://harbour.example/ferry</link>
+<pubDate>Mon, 04 Mar 2024 09:00:00 GMT</pubDate>
+<description>{text}</description></item></channel></rss>"""
+
+
+def test_the_corpus_tab_lists_feeds_with_their_last_poll(tmp_path_factory, tmp_path):
+    """Issue 16: feeds polled by `assistant ingest FEED` or `assistant watch` (another process) show up with
+    their last poll and its result, escaped; before any, the table says how to add one."""
+    from index.chunk import ChunkSettings
+    from index.feeds import HostPacer, ingest_feed
+    from index.ingest import open_for_writing
+    from tests.fakes import FakeEncoder
+    from ui.app import build_app
+
+    engine = make_ui_assistant(tmp_path_factory)
+    try:
+        ev = Events(engine)
+        assert ev.list_feeds() == [] and "No feeds yet" in ev.feeds_table()
+        feed = tmp_path / "harbour.rss"
+        feed.write_text(RSS.format(text="The ferry will leave an hour earlier from Monday, the port said. " * 12))
+        writer = open_for_writing(engine.store.folder, FakeEncoder())
+        try:
+            ingest_feed(writer, str(feed), FakeEncoder(), ChunkSettings(), HostPacer(0.0))
+        finally:
+            writer.close()
+        [info] = ev.list_feeds()
+        assert info.url == str(feed) and info.title == "Harbour & Sons" and info.items_seen == 1
+        assert info.last_poll and info.last_status == "new items"
+        table = ev.feeds_table()
+        assert table.count("<tr>") == 2 and "Harbour &amp; Sons" in table and "new items" in table
+        assert info.last_poll.replace("T", " ")[:16] in table
+        app = build_app(engine, examples=["What did IBM say?"], secret="s" * 16)
+        blocks = {getattr(b, "elem_id", None): b for b in app.blocks.values()}
+        assert "Harbour &amp; Sons" in blocks["feeds-table"].value
+    finally:
+        engine.close()

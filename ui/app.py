@@ -199,6 +199,7 @@ def _corpus_tab(events: Events) -> SimpleNamespace:
     c = SimpleNamespace()
     c.summary = gr.Textbox(events.corpus_summary(), label="Index", interactive=False, elem_id="corpus-summary")
     c.table = gr.HTML(events.articles_table(), elem_id="articles-table", max_height=460)
+    c.feeds = gr.HTML(events.feeds_table(), elem_id="feeds-table", max_height=240)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             c.upload = gr.File(label=f"Add articles ({' '.join(ALLOWED_SUFFIXES)}; up to {MAX_UPLOAD_LABEL} each)",
@@ -362,6 +363,7 @@ def _wire_corpus(events: Events, c: SimpleNamespace, ask: SimpleNamespace) -> No
                           concurrency_limit=1, js=CONFIRM_REMOVAL_JS, **PRIVATE).then(
         events.refresh_corpus, None, outputs, **PRIVATE)
     gr.on([c.refresh_button.click, c.tab.select], events.refresh_corpus, None, outputs, **PRIVATE)
+    gr.on([c.refresh_button.click, c.tab.select], events.feeds_table, None, [c.feeds], **PRIVATE)
 
 
 def _wire_evaluation(events: Events, c: SimpleNamespace, state: SimpleNamespace, app: gr.Blocks) -> None:

@@ -407,6 +407,17 @@ class Events:
             text += f", published {dates[0]} to {dates[-1]}"
         return text
 
+    def list_feeds(self) -> list:
+        """The feeds the index has polled (index.feeds.FeedInfo), read from its database each time, so a
+        `assistant watch` in another process shows up; none for a store without a folder (Milvus)."""
+        from index.feeds import list_feeds
+
+        folder = getattr(self.assistant.store, "folder", None)
+        return list_feeds(folder) if folder is not None else []
+
+    def feeds_table(self) -> str:
+        return views.feeds_table_html(self.list_feeds())
+
     def refresh_corpus(self) -> tuple:
         """Returns (table html, source filter choices, removal choices, summary) after the corpus changed."""
         return (self.articles_table(), gr.update(choices=self.source_choices()),

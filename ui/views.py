@@ -343,6 +343,25 @@ def articles_table_html(rows: Sequence[dict]) -> str:
             f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
+def feeds_table_html(feeds: Sequence) -> str:
+    """The Corpus tab's feeds (index.feeds.FeedInfo: RSS/Atom feeds and sitemaps the index has ingested or
+    polled) with their last poll and its outcome; escaped cells."""
+    head = "".join(f'<th scope="col" class="col-{k}">{esc(label)}</th>' for k, label in
+                   (("feed", "Feed"), ("title", "Title"), ("poll", "Last poll (UTC)"), ("status", "Last result"),
+                    ("items", "Items seen")))
+    body = "".join(
+        f'<tr><td class="col-feed">{esc(f.url)}</td><td class="col-title">{esc(f.title or "")}</td>'
+        f'<td class="col-poll">{esc((f.last_poll or "never").replace("T", " ").replace("+00:00", ""))}</td>'
+        f'<td class="col-status">{esc(f.last_status or "")}</td><td class="col-items">{esc(f.items_seen)}</td></tr>'
+        for f in feeds)
+    if not feeds:
+        body = ('<tr><td colspan="5">No feeds yet: <code>assistant ingest FEED_URL</code> or '
+                '<code>assistant watch FEEDS_FILE</code> adds them.</td></tr>')
+    return (f'<div class="articles-box" tabindex="0" role="region" aria-label="Feeds of the index">'
+            f'<table class="articles feeds"><caption>Feeds and sitemaps, with their last poll</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+
+
 # --- article view -----------------------------------------------------------------------------------
 
 def article_placeholder() -> str:
