@@ -88,6 +88,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
                                  article_rankings=articles, article_weight=article_weight)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}
     keyword_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(keyword_pos, keyword_scores, strict=True))}
+    if (prefetch := getattr(snapshot, "prefetch_bodies", None)) is not None:
+        prefetch([pos for pos, _ in ranked[:depth]])
     passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos))
                 for pos, score in ranked[:depth]]
     timings["fusion"] = time.perf_counter() - t

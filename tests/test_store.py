@@ -431,3 +431,21 @@ def test_an_ingest_reads_the_hashes_of_its_own_articles_only(corpus, tmp_path, t
     assert any("duplicate of 'zoo'" in p.reason for p in report.skipped)
     write(corpus, "bridge.txt", BRIDGE.replace("Tuesday", "Wednesday"))
     assert ingest([corpus], tmp_index, fake_encoder).updated == ["bridge"]
+
+
+def test_prefetch_reads_once_what_passages_and_answers_then_use(corpus, tmp_index, fake_encoder):
+    """One read for a ranking's bodies and sentence vectors; afterwards chunk() and sentence_vectors()
+    give exactly what they read on their own, without touching the database again."""
+    ingest([corpus], tmp_index, fake_encoder)
+    store = EmbeddedStore.open(tmp_index)
+    cold, warm = store.snapshot(), store.snapshot()
+    positions = list(range(cold.size))
+    expected = [(cold.chunk(p), cold.sentence_vectors(p)) for p in positions]
+    warm.prefetch(positions)
+
+    def no_reads(*_args, **_kwargs):
+        raise AssertionError("read the database after prefetch")
+
+    warm._read = no_reads
+    for p, (chunk, vectors) in zip(positions, expected, strict=True):
+        assert warm.chunk(p) == chunk and np.array_equal(warm.sentence_vectors(p), vectors)
