@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from assistant.answer_type import KINDS as ASKED_KINDS
 from assistant.answer_type import expected_type, offers, withholds
 from assistant.results import Passage
-from assistant.summarize import content_terms
+from assistant.summarize import content_terms, terms_of
 from index.store import Snapshot
 
 MIN_SENTENCE_CHARS = 15
@@ -209,9 +208,7 @@ def _neighbours(snapshot: Snapshot, position: int, chunk) -> list[tuple[int, int
     return found
 
 
-@lru_cache(maxsize=65536)
-def _terms(text: str) -> frozenset[str]:
-    return frozenset(content_terms(text))
+_terms = terms_of
 
 
 def _share(wanted: frozenset[str] | set[str], have: frozenset[str] | set[str]) -> float:

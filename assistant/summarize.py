@@ -64,6 +64,12 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words))
 
 
+@lru_cache(maxsize=65536)
+def terms_of(text: str) -> frozenset[str]:
+    """content_terms, remembered: the same sentences come back across the stages and questions."""
+    return frozenset(content_terms(text))
+
+
 def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings: SummarySettings, *,
            min_relative: float, min_probability: float, min_relative_other: float | None = None,
            shown_before: frozenset[tuple[str, int]] = frozenset(), unseen_min_share: float = 0.0,
@@ -125,13 +131,8 @@ def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings,
                              strict=True))
         return np.stack([fresh[i] for i in indices])
 
-    terms: dict[int, set[str]] = {}
-
     def shared_terms(j: int, i: int) -> int:
-        for k in (i, j):
-            if k not in terms:
-                terms[k] = content_terms(candidates[k].text)
-        return len(terms[i] & terms[j])
+        return len(terms_of(candidates[i].text) & terms_of(candidates[j].text))
 
     def repeats(chosen: list[int], i: int) -> bool:
         close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= settings.repeat_cosine]
