@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from eval.bench_http import PATHS, QUESTIONS, ROOT, Connection, free_port, run_load
+from eval.report import write_json
 
 SERVER = """
 import gc, json, signal, sys, time
@@ -101,10 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait(30)
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.out:
-        args.out.write_text(text + "\n")
+        write_json(args.out, result)
     return 0
 
 
