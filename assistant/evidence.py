@@ -89,11 +89,11 @@ def gather(snapshot: Snapshot, passages: Sequence[Passage], question: str, query
         return Evidence((), np.zeros((0, len(SENTENCE_FEATURES))), asked)
     vectors = np.stack([c.vector for c in candidates])
     similarity = vectors @ np.asarray(query_vector, dtype=np.float32)
-    term_sets = [_terms(c.text) for c in candidates]
+    term_sets = [terms_of(c.text) for c in candidates]
     weights = _pool_weights(term_sets)
     absent = math.log(1.0 + 2.0 * len(term_sets))  # a question word no candidate holds weighs the most
-    passage_terms = [_terms(p.text) for p in passages]
-    title_terms = [_terms(p.title) for p in passages]
+    passage_terms = [terms_of(p.text) for p in passages]
+    title_terms = [terms_of(p.title) for p in passages]
     article_rank = _article_ranks(passages)
     top_score = max(p.score for p in passages) or 1.0
     order = np.argsort(-similarity, kind="stable")
@@ -140,13 +140,13 @@ def question_row(evidence: Evidence, probabilities: np.ndarray, passages: Sequen
     order = np.argsort(-probabilities, kind="stable")
     best = order[0]
     second = probabilities[order[1]] if len(order) > 1 else 0.0
-    shown_terms = set().union(*(_terms(p.text) | _terms(p.title) for p in passages))
+    shown_terms = set().union(*(terms_of(p.text) | terms_of(p.title) for p in passages))
     top = passages[0]
     agree = float(top.dense_rank == 1 and top.keyword_rank == 1)
     offering = f[:, column["offers_kind"]] > 0
     kind_best = probabilities[offering].max() if asked.kind and offering.any() else \
         (probabilities[best] if asked.kind is None else 0.0)
-    top_terms = _terms(top.text) | _terms(top.title)
+    top_terms = terms_of(top.text) | terms_of(top.title)
     top3 = order[:3]
     top3_offers = float(f[top3, column["offers_kind"]].max() > 0) if asked.kind else 1.0
     missing = [float(asked.kind == kind and not top3_offers) for kind in ASKED_KINDS]
@@ -208,7 +208,6 @@ def _neighbours(snapshot: Snapshot, position: int, chunk) -> list[tuple[int, int
     return found
 
 
-_terms = terms_of
 
 
 def _share(wanted: frozenset[str] | set[str], have: frozenset[str] | set[str]) -> float:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from eval.bench_http import PATHS, QUESTIONS, ROOT, Connection, free_port, run_load
-from eval.report import write_json
+from eval.report import emit_json
 
 SERVER = """
 import gc, json, signal, sys, time
@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait(30)
-    print(json.dumps(result, indent=2))
-    if args.out:
-        write_json(args.out, result)
+    emit_json(result, args.out)
     return 0
 
 

@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from eval.report import write_json
+from eval.report import emit_json
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "data" / "demo_questions.jsonl"
@@ -260,9 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait(30)
-    print(json.dumps(result, indent=2))
-    if args.out:
-        write_json(args.out, result)
+    emit_json(result, args.out)
     return 0
 
 

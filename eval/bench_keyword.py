@@ -18,7 +18,6 @@ tokenizing.
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import numpy as np
 
 from eval.bench_scale import SHARED as _SHARED
 from eval.bench_scale import base_texts, keyword_queries, perturbed_texts
-from eval.report import write_json
+from eval.report import emit_json
 from index.keywords import KeywordIndex, terms
 
 ENGINES = ("bm25s", "fts5", "tantivy")
@@ -192,9 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         result["quality"] = quality(engines, args.datasets.split(","))
     if args.speed:
         result["speed"] = speed(engines, [int(s) for s in args.speed.split(",")], args.queries, args.seed)
-    print(json.dumps(result, indent=2, default=str))
-    if args.json_out:
-        write_json(args.json_out, result)
+    emit_json(result, args.json_out)
     return 0
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench_scale import DIM, base_vectors, clustered_vectors, normalize, perturbed, perturbed_texts, windows
-from eval.report import write_json
+from eval.report import emit_json
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 ARTICLES = SHARED / "realtimeqa_news" / "articles.jsonl"
@@ -332,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         result["add_ratio_largest_to_smallest"] = result[max(sizes)]["add_p50_s"] / result[min(sizes)]["add_p50_s"]
         result["commit_ratio_largest_to_smallest"] = (result[max(sizes)]["commit_p50_s"]
                                                       / result[min(sizes)]["commit_p50_s"])
-    print(json.dumps(result, indent=2, default=str))
-    if args.json_out:
-        write_json(args.json_out, result)
+    emit_json(result, args.json_out)
     return 0
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.report import emit_json
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 MAX_CLIENTS, MAX_SECONDS = 50, 600
 
@@ -50,9 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--clients 1..{MAX_CLIENTS}, --seconds up to {MAX_SECONDS}")
     result = run(args)
-    print(json.dumps(result, indent=2))
-    if args.json_out:
-        args.json_out.write_text(json.dumps(result, indent=2) + "\n")
+    emit_json(result, args.json_out)
 
 
 def encoder(fake: bool):

@@ -84,6 +84,13 @@ def write_json(path: Path, result) -> Path:
     return path
 
 
+def emit_json(result, path: Path | None = None) -> None:
+    """A benchmark's figures printed, and written to `path` when one is given."""
+    print(json.dumps(result, indent=2, default=str))
+    if path is not None:
+        write_json(path, result)
+
+
 def markdown_report(results: Mapping[str, Mapping[str, float]], title: str = "Retrieval evaluation",
                     notes: Sequence[str] = ()) -> str:
     """Metrics as rows, configurations as columns (few configurations, many metrics); best value in bold."""
