@@ -74,10 +74,7 @@ class OnnxEncoder:
         # Measured on the shared 2-core box: no spinning is as fast and burns ~20% less CPU.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
-        single = ort.SessionOptions()
-        single.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        single.intra_op_num_threads = single.inter_op_num_threads = 1
-        self._small_session = ort.InferenceSession(str(self.model_path), single, providers=["CPUExecutionProvider"])
+        self._small_session = None  # made on the first crowded short run: only a server ever needs it
         self._runs, self._runs_lock = 0, threading.Lock()
 
         self._tokenizer = _load_tokenizer(self.model_dir)
@@ -126,6 +123,18 @@ class OnnxEncoder:
     def _prepare(self, texts: Sequence[str]) -> list[str]:
         return [t.lower() for t in texts] if self.lowercase else list(texts)
 
+    def _single_thread(self):
+        with self._runs_lock:
+            if self._small_session is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.intra_op_num_threads = options.inter_op_num_threads = 1
+                self._small_session = ort.InferenceSession(str(self.model_path), options,
+                                                           providers=["CPUExecutionProvider"])
+            return self._small_session
+
     def _batches(self, texts: Sequence[str], with_tokens: bool):
         """(row indices, encodings, pooled vectors, token embeddings or None) per batch of similar lengths."""
         encodings = self._tokenizer.encode_batch(self._prepare(texts), add_special_tokens=True)
@@ -143,7 +152,7 @@ class OnnxEncoder:
             with self._runs_lock:
                 crowded = self._runs > 0
                 self._runs += 1
-            session = self._small_session if crowded and ids.size <= SMALL_RUN_TOKENS else self.session
+            session = self._single_thread() if crowded and ids.size <= SMALL_RUN_TOKENS else self.session
             try:
                 result = session.run(outputs, {"input_ids": ids, "attention_mask": mask})
             finally:
