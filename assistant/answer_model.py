@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.summarize import REPEAT_FEATURES
 
 MODEL_PATH = Path(__file__).parent / "models" / "answer_model.json"
+REPEAT_MODEL_PATH = Path(__file__).parent / "models" / "repeat_model.json"
 FORMAT = 1
 
 
@@ -47,11 +49,12 @@ class Logistic:
                 "coef": self.coef.tolist(), "intercept": self.intercept}
 
     @classmethod
-    def from_dict(cls, data: dict, expected: tuple[str, ...], where: Path) -> Logistic:
+    def from_dict(cls, data: dict, expected: tuple[str, ...], where: Path,
+                  fit_with: str = "eval.fit_answers") -> Logistic:
         names = tuple(data["features"])
         if names != expected:
             raise ModelFileError(f"{where}: fit with features {list(names)}, this version computes "
-                                 f"{list(expected)}; refit with 'python -m eval.fit_answers'")
+                                 f"{list(expected)}; refit with 'python -m {fit_with}'")
         arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")]
         if any(a.shape != (len(names),) for a in arrays):
             raise ModelFileError(f"{where}: weights do not match the feature count")
@@ -99,3 +102,43 @@ def read_model(path: Path) -> AnswerModel:
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_PATH) -> AnswerModel:
     return read_model(path)
+
+
+@dataclass(frozen=True)
+class RepeatModel:
+    """The pair screen of summarize.choose: P(two close answer sentences state one fact) over
+    summarize.REPEAT_FEATURES; a pair below `skip_below` is taken as two facts without fresh embeddings.
+    Fit by eval/fit_redundancy.py on dev splits (the file records which)."""
+
+    pair: Logistic
+    skip_below: float
+    fitted_on: str = ""
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return self.pair.predict(rows)
+
+    def save(self, path: Path = REPEAT_MODEL_PATH) -> None:
+        data = {"format": FORMAT, "fitted_on": self.fitted_on, "skip_below": self.skip_below,
+                "pair": self.pair.to_dict()}
+        path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def read_repeat_model(path: Path) -> RepeatModel:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no repeat model; fit one with 'python -m eval.fit_redundancy'") from None
+    except ValueError as err:
+        raise ModelFileError(f"{path}: unreadable repeat model ({err})") from None
+    if data.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: repeat model format {data.get('format')}, this version reads {FORMAT}")
+    skip = data.get("skip_below")
+    if not isinstance(skip, (int, float)) or not 0.0 <= skip <= 1.0:
+        raise ModelFileError(f"{path}: skip_below must be a probability")
+    return RepeatModel(Logistic.from_dict(data["pair"], REPEAT_FEATURES, path, "eval.fit_redundancy"), float(skip),
+                       str(data.get("fitted_on", "")))
+
+
+@lru_cache(maxsize=4)
+def load_repeat_model(path: Path = REPEAT_MODEL_PATH) -> RepeatModel:
+    return read_repeat_model(path)

@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant import briefing, language
 from assistant.abstain import reason
-from assistant.answer_model import AnswerModel, load_model
+from assistant.answer_model import AnswerModel, RepeatModel, load_model, load_repeat_model
 from assistant.converse import UNSEEN_MIN_SHARE, Turn, resolve, shown_sentences
 from assistant.evidence import Candidate, Evidence, gather, question_row
 from assistant.group import fold_near_duplicates, group_by_article
@@ -54,6 +54,7 @@ class AskSettings:
     article_list_weight: float = 2.0
     summary: SummarySettings = SummarySettings()
     answer_model: AnswerModel | None = None  # None: the fitted model shipped in assistant/models/
+    repeat_model: RepeatModel | None = None  # the same for the redundancy pair screen
     abstain_threshold: float | None = None  # None: the model's own (<= 5% false abstention on dev)
 
 
@@ -272,7 +273,8 @@ class Assistant:
                         min_relative=0.0 if timeline else model.min_relative,
                         min_probability=0.0 if timeline else model.min_probability,
                         min_relative_other=0.0 if timeline else model.min_relative_other,
-                        shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE, embed=self.encoder.encode)
+                        shown_before=found.shown, unseen_min_share=UNSEEN_MIN_SHARE, embed=self.encoder.encode,
+                        screen=self.settings.repeat_model or load_repeat_model())
         abstained = not chosen or support < threshold
         why = reason(evidence.question, query, top, filters) if abstained else ""
         return Composed(support, chosen, abstained, why)

@@ -4,11 +4,12 @@ article that states it, then in an order that reads well."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -31,6 +32,9 @@ class SummarySettings:
     # pairs, 64 of them repeats on fresh embeddings) no repeat shared fewer than 2, and 41% of the pairs
     # did, each of which cost a 3-4 ms embedding (`python -m eval.fit_redundancy`).
     repeat_min_shared_terms: int = 2
+    # A pair that passes that gate is embedded afresh only when the fitted pair screen (`RepeatScreen`,
+    # assistant/models/repeat_model.json, eval/fit_redundancy.py on the same dev splits) gives it at least
+    # this model's `skip_below` chance of being a repeat; the engine passes the screen to `choose`.
     # A sentence of another article this similar (pooled vectors) to a chosen one says the same thing:
     # cite it beside it.
     same_fact_cosine: float = 0.8
@@ -70,16 +74,48 @@ def terms_of(text: str) -> frozenset[str]:
     return frozenset(content_terms(text))
 
 
+REPEAT_FEATURES = ("pooled_cosine", "overlap_coefficient", "jaccard", "log_shared_terms", "log_sentence_gap",
+                   "length_ratio_squared", "log_longer_length")
+
+
+def pair_features(a: Candidate, b: Candidate, pooled_cosine: float) -> np.ndarray:
+    """REPEAT_FEATURES of two candidate sentences: how much of the shorter one's words the other holds
+    says more about a repeated fact than their pooled vectors, which share their chunk's context."""
+    ta, tb = terms_of(a.text), terms_of(b.text)
+    shared = len(ta & tb)
+    return np.array([
+        pooled_cosine, shared / max(1, min(len(ta), len(tb))), shared / max(1, len(ta | tb)),
+        math.log(max(1, shared)), math.log1p(_sentence_gap(a, b)),
+        math.log(len(a.text) / len(b.text)) ** 2, math.log(max(len(a.text), len(b.text))),
+    ], dtype=np.float64)
+
+
+def _sentence_gap(a: Candidate, b: Candidate) -> int:
+    """Sentences apart in one article; two articles count as far apart."""
+    return abs(a.sentence_index - b.sentence_index) if a.article_id == b.article_id else 50
+
+
+class RepeatScreen(Protocol):
+    """P(two close sentences state one fact) from REPEAT_FEATURES, and the chance below which a pair is
+    taken as two facts without embedding either sentence afresh."""
+
+    skip_below: float
+
+    def predict(self, rows: np.ndarray) -> np.ndarray: ...
+
+
 def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings: SummarySettings, *,
            min_relative: float, min_probability: float, min_relative_other: float | None = None,
            shown_before: frozenset[tuple[str, int]] = frozenset(), unseen_min_share: float = 0.0,
-           embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Chosen]:
+           embed: Callable[[list[str]], np.ndarray] | None = None,
+           screen: RepeatScreen | None = None) -> list[Chosen]:
     """The best candidate, then others in order of probability while they reach `min_relative` of the
     best one's (`min_relative_other` for sentences of another article than the best one's: each article
     cited must earn its place) and `min_probability`, are not a fact already chosen, and fit the budgets.
     Sentences the conversation already showed come last: used only when nothing new qualifies, or when
     the best new one has under `unseen_min_share` of the best one's probability (the only real support).
-    `embed(texts)` gives the vectors redundancy is judged by (default: the candidates' pooled vectors)."""
+    `embed(texts)` gives the vectors redundancy is judged by (default: the candidates' pooled vectors);
+    `screen` spares that embedding for close pairs it finds unlikely to repeat a fact."""
     if not len(candidates):
         return []
     top = float(probabilities.max())
@@ -99,7 +135,7 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
         order = fresh + [i for i in by_probability if i not in set(fresh)]
         allowed = set(fresh) if fresh else set(passing)
     vectors = np.stack([c.vector for c in candidates])
-    repeats = _redundancy_check(candidates, vectors, settings, embed)
+    repeats = _redundancy_check(candidates, vectors, settings, embed, screen)
     chosen: list[int] = []
     used_chars = 0
     for i in order:
@@ -118,10 +154,12 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
     return reading_order(picked)
 
 
-def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings, embed):
+def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings, embed,
+                      screen: RepeatScreen | None = None):
     """(chosen, i) -> whether candidate i repeats a chosen one. Pooled in-chunk vectors overstate how alike
     sentences of one article are, never understate it much, so a pair below the cosine is accepted as it
-    is; only a pair above it is judged again on fresh embeddings (made lazily, a few per answer)."""
+    is; only a pair above it that shares enough words and passes the screen is judged again on fresh
+    embeddings (made lazily, a few per answer)."""
     fresh: dict[int, np.ndarray] = {}
 
     def vectors(indices: list[int]) -> np.ndarray:
@@ -134,12 +172,23 @@ def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings,
     def shared_terms(j: int, i: int) -> int:
         return len(terms_of(candidates[i].text) & terms_of(candidates[j].text))
 
+    def plausible(j: int, i: int) -> bool:
+        if shared_terms(j, i) < settings.repeat_min_shared_terms:
+            return False
+        if screen is None:
+            return True
+        row = pair_features(candidates[j], candidates[i], float(pooled[j] @ pooled[i]))
+        return float(screen.predict(row[None, :])[0]) >= screen.skip_below
+
     def repeats(chosen: list[int], i: int) -> bool:
         close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= settings.repeat_cosine]
         if not close or embed is None:
             return bool(close)
-        close = [j for j in close if shared_terms(j, i) >= settings.repeat_min_shared_terms]
-        return bool(close) and float((vectors(close) @ vectors([i])[0]).max()) >= settings.repeat_cosine
+        close = [j for j in close if plausible(j, i)]
+        if not close:
+            return False
+        together = vectors([*close, i])  # one encoder run for the pair's missing sentences
+        return float((together[:-1] @ together[-1]).max()) >= settings.repeat_cosine
 
     return repeats
 

@@ -1,12 +1,14 @@
-"""Choose SummarySettings.repeat_min_shared_terms on the dev splits: how many content words a pair of
-answer sentences that are close on pooled vectors must share before it is worth embedding both afresh.
+"""Fit the redundancy pair screen on the dev splits: which close pairs of answer sentences are worth
+embedding afresh to learn whether they state one fact.
 
-    python -m eval.fit_redundancy --bbc-index IDX/bbc --rtqa-index IDX/rtqa
+    python -m eval.fit_redundancy --bbc-index IDX/bbc --rtqa-index IDX/rtqa [--dry-run]
 
 Asks every dev question (BBC written dev halves and near misses, RealTime QA dev weeks), records each
-pair the answer stage compares (pooled cosine >= repeat_cosine), embeds both sentences alone, and prints,
-per threshold, the share of pairs that would skip the fresh embedding and the true repeats (fresh cosine
->= repeat_cosine) that would be missed. The largest threshold that misses none is the one to keep."""
+pair the answer stage compares (pooled cosine >= repeat_cosine, at least repeat_min_shared_terms shared
+content words), embeds both sentences alone (a repeat: fresh cosine >= repeat_cosine) and fits a logistic
+regression over summarize.REPEAT_FEATURES. Its `skip_below` is the highest out-of-fold probability that
+misses at most MAX_MISSED_SHARE of the dev repeats: pairs below it are taken as two facts with no fresh
+embedding (each costs 3-4 ms). Writes assistant/models/repeat_model.json."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ import numpy as np
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DATA = Path(__file__).resolve().parent / "data"
+MAX_MISSED_SHARE = 0.02  # of the dev repeats; each miss may show one fact twice (issue 11 allows 3% of answers)
+FOLDS = 10
+C_GRID = (0.1, 1.0, 10.0)
 
 
 def dev_records(path: Path) -> list[dict]:
@@ -28,28 +33,36 @@ def dev_records(path: Path) -> list[dict]:
     return [r for r in records if splits[r["id"]] == "dev"]
 
 
-def compared_pairs(index: Path, records: list[dict]) -> list[tuple[float, int]]:
-    """(fresh cosine, shared content terms) of every close pooled pair the answers compared."""
+def compared_pairs(index: Path, records: list[dict]) -> tuple[list[np.ndarray], list[float]]:
+    """(REPEAT_FEATURES row, fresh cosine) of every pair the answers would consider embedding afresh."""
     import assistant.summarize as summarize
-    from assistant.engine import Assistant
+    from assistant.answer_model import Logistic, RepeatModel
+    from assistant.engine import AskSettings, Assistant
     from assistant.options import AskOptions
     from index.embed import encoder_for_index, load_encoder
 
+    n = len(summarize.REPEAT_FEATURES)
+    embed_every_pair = RepeatModel(Logistic(summarize.REPEAT_FEATURES, np.zeros(n), np.ones(n), np.zeros(n), 0.0),
+                                   skip_below=0.0)
     encoder = encoder_for_index(index) or load_encoder()
-    assistant = Assistant.load(index, encoder=encoder)
-    pairs: list[tuple[float, int]] = []
+    assistant = Assistant.load(index, encoder=encoder, settings=AskSettings(repeat_model=embed_every_pair))
+    rows: list[np.ndarray] = []
+    fresh: list[float] = []
 
-    def recording(candidates, pooled, settings, embed):
+    def recording(candidates, pooled, settings, embed, screen=None):
         def repeats(chosen, i):
             close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= settings.repeat_cosine]
+            close = [j for j in close if len(summarize.terms_of(candidates[i].text)
+                                             & summarize.terms_of(candidates[j].text))
+                     >= settings.repeat_min_shared_terms]
             if not close:
                 return False
             vectors = np.asarray(embed([candidates[k].text for k in [*close, i]]), dtype=np.float32)
-            fresh = vectors[:-1] @ vectors[-1]
-            mine = summarize.content_terms(candidates[i].text)
-            for j, cosine in zip(close, fresh, strict=True):
-                pairs.append((float(cosine), len(mine & summarize.content_terms(candidates[j].text))))
-            return float(fresh.max()) >= settings.repeat_cosine
+            cosines = vectors[:-1] @ vectors[-1]
+            for j, cosine in zip(close, cosines, strict=True):
+                rows.append(summarize.pair_features(candidates[j], candidates[i], float(pooled[j] @ pooled[i])))
+                fresh.append(float(cosine))
+            return float(cosines.max()) >= settings.repeat_cosine
         return repeats
 
     original, summarize._redundancy_check = summarize._redundancy_check, recording
@@ -59,27 +72,60 @@ def compared_pairs(index: Path, records: list[dict]) -> list[tuple[float, int]]:
             assistant.ask(record["question"], options=AskOptions(as_of=as_of) if as_of else None)
     finally:
         summarize._redundancy_check = original
-    return pairs
+    return rows, fresh
+
+
+def fit(x: np.ndarray, y: np.ndarray):
+    """The C with the most pairs skipped out of fold at the allowed misses, refit on all dev pairs."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    allowed = int(MAX_MISSED_SHARE * y.sum())
+    best = None
+    for c in C_GRID:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+        folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+        skip_below = float(np.sort(p[y])[allowed])
+        skipped = float((p < skip_below).mean())
+        print(f"C {c:>5}: out of fold, {skipped:.3f} of pairs skipped, {int((p[y] < skip_below).sum())} repeats missed")
+        if best is None or skipped > best[2]:
+            best = (c, skip_below, skipped)
+    c, skip_below, skipped = best
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x, y)
+    return model, skip_below, skipped, c
 
 
 def main(argv: list[str] | None = None) -> None:
+    from assistant.answer_model import REPEAT_MODEL_PATH, Logistic, RepeatModel
+    from assistant.summarize import REPEAT_FEATURES, SummarySettings
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bbc-index", type=Path, required=True)
     parser.add_argument("--rtqa-index", type=Path, required=True)
-    parser.add_argument("--repeat-cosine", type=float, default=0.7)
+    parser.add_argument("--dry-run", action="store_true", help="print the fit, do not write the model file")
     args = parser.parse_args(argv)
     bbc = [r for name in ("bbc_questions.jsonl", "bbc_questions_2.jsonl", "bbc_near_miss.jsonl")
            for r in dev_records(DATA / name)]
     rtqa = dev_records(SHARED / "realtimeqa_news" / "questions.jsonl")
-    pairs = compared_pairs(args.bbc_index, bbc) + compared_pairs(args.rtqa_index, rtqa)
-    repeats = [shared for cosine, shared in pairs if cosine >= args.repeat_cosine]
-    print(f"dev questions: {len(bbc)} BBC + {len(rtqa)} RealTime QA; close pooled pairs {len(pairs)}, "
-          f"repeats on fresh embeddings {len(repeats)}")
-    print(f"{'min shared terms':>17}{'pairs skipped':>15}{'repeats missed':>16}")
-    for threshold in range(1, 6):
-        skipped = sum(shared < threshold for _, shared in pairs) / max(1, len(pairs))
-        missed = sum(shared < threshold for shared in repeats)
-        print(f"{threshold:>17}{skipped:>15.3f}{missed:>16}")
+    rows_b, fresh_b = compared_pairs(args.bbc_index, bbc)
+    rows_r, fresh_r = compared_pairs(args.rtqa_index, rtqa)
+    x = np.array(rows_b + rows_r)
+    y = np.array(fresh_b + fresh_r) >= SummarySettings().repeat_cosine
+    print(f"dev questions: {len(bbc)} BBC + {len(rtqa)} RealTime QA; pairs embedded afresh today {len(x)}, "
+          f"repeats {int(y.sum())}")
+    model, skip_below, skipped, c = fit(x, y)
+    scaler, logistic = model.steps[0][1], model.steps[1][1]
+    pair = Logistic(REPEAT_FEATURES, scaler.mean_, scaler.scale_, logistic.coef_[0], float(logistic.intercept_[0]))
+    fitted_on = (f"dev splits (eval/data/README.md): {len(bbc)} BBC written dev and near-miss questions, "
+                 f"{len(rtqa)} RealTime QA dev-week questions; {len(x)} pairs, {int(y.sum())} repeats; C {c}; "
+                 f"out of fold {skipped:.3f} of pairs skipped at {MAX_MISSED_SHARE:.0%} repeats missed")
+    print(fitted_on, f"; skip_below {skip_below:.4f}")
+    if not args.dry_run:
+        RepeatModel(pair, skip_below, fitted_on).save(REPEAT_MODEL_PATH)
+        print(f"wrote {REPEAT_MODEL_PATH}")
 
 
 if __name__ == "__main__":

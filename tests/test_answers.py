@@ -9,11 +9,20 @@ import numpy as np
 import pytest
 
 from assistant.abstain import reason
-from assistant.answer_model import MODEL_PATH, ModelFileError, load_model, read_model
+from assistant.answer_model import (
+    MODEL_PATH,
+    REPEAT_MODEL_PATH,
+    ModelFileError,
+    load_model,
+    load_repeat_model,
+    read_model,
+    read_repeat_model,
+)
 from assistant.answer_type import expected_type, offers, withholds
 from assistant.engine import AskSettings, Assistant
 from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES, question_terms
 from assistant.results import Filters, Passage
+from assistant.summarize import REPEAT_FEATURES
 from index.ingest import build_index
 from tests.fakes import FakeEncoder, hand_model
 
@@ -84,6 +93,28 @@ def test_a_model_file_of_other_features_is_refused_with_a_way_out(tmp_path):
     with pytest.raises(ModelFileError, match="no answer model"):
         read_model(tmp_path / "missing.json")
 
+
+
+def test_the_shipped_repeat_screen_matches_its_features_and_spares_only_unlikely_pairs(tmp_path):
+    screen = load_repeat_model()
+    assert screen.pair.names == REPEAT_FEATURES and 0.0 < screen.skip_below < 0.5 and "dev" in screen.fitted_on
+    column = {name: i for i, name in enumerate(REPEAT_FEATURES)}
+    alike, apart = np.zeros(len(REPEAT_FEATURES)), np.zeros(len(REPEAT_FEATURES))
+    for row, (cosine, overlap, gap) in ((alike, (0.95, 0.9, 0.0)), (apart, (0.71, 0.1, 3.0))):
+        row[[column["pooled_cosine"], column["overlap_coefficient"], column["jaccard"]]] = cosine, overlap, overlap
+        row[[column["log_shared_terms"], column["log_sentence_gap"], column["log_longer_length"]]] = 1.1, gap, 4.5
+    likely, unlikely = screen.predict(np.stack([alike, apart]))
+    assert likely > screen.skip_below > unlikely  # near-identical wording is judged afresh; little overlap is not
+    data = json.loads(REPEAT_MODEL_PATH.read_text())
+    data["skip_below"] = 2
+    path = tmp_path / "repeat.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="skip_below must be a probability"):
+        read_repeat_model(path)
+    data["skip_below"], data["pair"]["features"] = 0.1, ["pooled_cosine"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="refit with 'python -m eval.fit_redundancy'"):
+        read_repeat_model(path)
 
 SAME_STORY = {
     "wire.md": "---\nid: wire\ntitle: Harbour bridge reopens\nsource: Wire\n---\n"

@@ -10,7 +10,7 @@ from assistant.evidence import Candidate
 from assistant.fuse import reciprocal_rank_fusion
 from assistant.group import article_ranking, fold_near_duplicates, group_by_article
 from assistant.results import Filters, Passage
-from assistant.summarize import Chosen, SummarySettings, choose, reading_order
+from assistant.summarize import REPEAT_FEATURES, Chosen, SummarySettings, choose, pair_features, reading_order
 from index.ingest import build_index
 from tests.conftest import BACKENDS, location_for
 from tests.fakes import NEWS_ARTICLES, FakeEncoder, hand_model, make_assistant
@@ -115,6 +115,54 @@ def test_close_pooled_pairs_are_embedded_again_only_when_they_share_words():
     assert [c.candidate.sentence_index for c in chosen] == [0, 1] and embedded == []  # no word shared
     chosen = _choose([cands[0], cands[2]], [0.9, 0.8], SummarySettings(max_sentences=3), embed=embed)
     assert [c.candidate.sentence_index for c in chosen] == [0] and len(embedded) == 2  # one fact: once
+
+
+class _OverlapScreen:
+    """A pair screen that believes a repeat only when most of the shorter sentence's words recur."""
+
+    skip_below = 0.5
+
+    def __init__(self):
+        self.rows: list[np.ndarray] = []
+
+    def predict(self, rows):
+        self.rows.extend(rows)
+        column = REPEAT_FEATURES.index("overlap_coefficient")
+        return (np.asarray(rows)[:, column] >= 0.6).astype(float)
+
+
+def test_the_pair_screen_spares_fresh_embeddings_for_unlikely_repeats():
+    """A close pair that shares words is embedded afresh only when the screen finds a repeat likely, and
+    then both sentences go through the encoder in one run."""
+    close = [[1.0, 0.0, 0.0], [0.95, 0.312, 0.0]]
+    texts = ["The minister resigned on Monday after the vote in parliament.",
+             "The minister praised the vote on the new hospital in Leeds.",
+             "The minister resigned after losing the vote on Monday."]
+    cands = [Candidate(0, "a", i, i * 70, i * 70 + len(t), t, np.asarray(close[min(i, 1)], dtype=np.float32))
+             for i, t in enumerate(texts)]
+    calls: list[list[str]] = []
+
+    def embed(batch):
+        calls.append(list(batch))
+        return np.asarray([[1.0, 0.0] if "resigned" in t else [0.0, 1.0] for t in batch], dtype=np.float32)
+
+    screen = _OverlapScreen()
+    chosen = _choose(cands[:2], [0.9, 0.8], SummarySettings(max_sentences=3), embed=embed, screen=screen)
+    assert [c.candidate.sentence_index for c in chosen] == [0, 1] and calls == []  # two words of seven: spared
+    assert len(screen.rows) == 1 and screen.rows[0][REPEAT_FEATURES.index("log_sentence_gap")] == np.log(2)
+    chosen = _choose([cands[0], cands[2]], [0.9, 0.8], SummarySettings(max_sentences=3), embed=embed, screen=screen)
+    assert [c.candidate.sentence_index for c in chosen] == [0]  # judged afresh: one fact, shown once
+    assert calls == [[texts[0], texts[2]]]
+
+
+def test_pair_features_read_word_overlap_and_distance():
+    a = Candidate(0, "a", 2, 0, 30, "Rail fares rise by 3% in January", np.ones(3, dtype=np.float32))
+    b = Candidate(0, "a", 5, 40, 70, "Fares on the rail network rise again", np.ones(3, dtype=np.float32))
+    row = dict(zip(REPEAT_FEATURES, pair_features(a, b, 0.8), strict=True))
+    assert row["pooled_cosine"] == 0.8 and row["log_shared_terms"] == np.log(3)  # rail, fare, rise
+    assert row["overlap_coefficient"] == 3 / 5 and row["log_sentence_gap"] == np.log(4)
+    far = Candidate(1, "b", 2, 0, 30, a.text, a.vector)
+    assert dict(zip(REPEAT_FEATURES, pair_features(a, far, 0.9), strict=True))["log_sentence_gap"] == np.log(51)
 
 
 def test_further_sentences_need_a_share_of_the_best_probability():
