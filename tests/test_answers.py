@@ -20,7 +20,7 @@ from assistant.answer_model import (
 )
 from assistant.answer_type import expected_type, offers, withholds
 from assistant.engine import AskSettings, Assistant
-from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES, question_terms
+from assistant.evidence import QUESTION_FEATURES, SENTENCE_FEATURES, question_terms, reads_as_sentence
 from assistant.results import Filters, Passage
 from assistant.summarize import REPEAT_FEATURES
 from index.ingest import build_index
@@ -115,6 +115,32 @@ def test_the_shipped_repeat_screen_matches_its_features_and_spares_only_unlikely
     path.write_text(json.dumps(data))
     with pytest.raises(ModelFileError, match="refit with 'python -m eval.fit_redundancy'"):
         read_repeat_model(path)
+
+
+def test_lines_that_are_not_sentences_are_never_quoted(tmp_path):
+    """A web page's headline, caption, sign-up prompt and dateline sit in its body as lines of their own;
+    an answer quotes sentences (and list items: a result or a winner), never those."""
+    body = ("Harbour City Wire —\n\nPhotos of the storm that closed the harbour bridge\n\n"
+            "The harbour bridge closed on Monday as the storm brought winds of 90 mph.\n\n"
+            "Sign up for our harbour bridge newsletter today\n\n"
+            "- Bridge closed to traffic for 14 hours on Monday")
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(json.dumps({"id": "storm", "title": "Storm closes the harbour bridge", "source": "Wire",
+                                    "body": body}) + "\n")
+    encoder = FakeEncoder()
+    build_index([str(articles)], tmp_path / "idx", encoder)
+    engine = Assistant.load(tmp_path / "idx", encoder=encoder,
+                            settings=AskSettings(answer_model=hand_model(), abstain_threshold=0.0))
+    try:
+        _, evidence = engine.evidence("Why did the harbour bridge close during the storm?")
+        assert [c.text for c in evidence.candidates] == [
+            "The harbour bridge closed on Monday as the storm brought winds of 90 mph.",
+            "- Bridge closed to traffic for 14 hours on Monday"]
+    finally:
+        engine.close()
+    assert not reads_as_sentence("Tokyo, Japan CNN —") and reads_as_sentence("He said “no.”")
+    assert reads_as_sentence("12 Patty Schnyder (Switzerland)") and not reads_as_sentence("2022 in pictures")
+
 
 SAME_STORY = {
     "wire.md": "---\nid: wire\ntitle: Harbour bridge reopens\nsource: Wire\n---\n"
