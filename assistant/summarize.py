@@ -37,9 +37,9 @@ class SummarySettings:
     # pairs, 64 of them repeats on fresh embeddings) no repeat shared fewer than 2, and 41% of the pairs
     # did, each of which cost a 3-4 ms embedding (`python -m eval.fit_redundancy`).
     repeat_min_shared_terms: int = 2
-    # A pair that passes that gate is embedded afresh only when the fitted pair screen (`RepeatScreen`,
-    # assistant/models/repeat_model.json, eval/fit_redundancy.py on the same dev splits) gives it at least
-    # this model's `skip_below` chance of being a repeat; the engine passes the screen to `choose`.
+    # A pair of one article's sentences that passes that gate is embedded afresh only when the fitted pair
+    # screen (`RepeatScreen`, assistant/models/repeat_model.json, eval/fit_redundancy.py on the same dev
+    # splits) gives it at least its `skip_below` chance of being a repeat; the engine passes the screen.
     # A sentence of another article this similar (pooled vectors) to a chosen one says the same thing:
     # cite it beside it.
     same_fact_cosine: float = 0.8
@@ -180,8 +180,8 @@ def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings,
     def plausible(j: int, i: int) -> bool:
         if shared_terms(j, i) < settings.repeat_min_shared_terms:
             return False
-        if screen is None:
-            return True
+        if screen is None or candidates[j].article_id != candidates[i].article_id:
+            return True  # two articles' pairs are few, and the screen was fit on one article's
         row = pair_features(candidates[j], candidates[i], float(pooled[j] @ pooled[i]))
         return float(screen.predict(row[None, :])[0]) >= screen.skip_below
 

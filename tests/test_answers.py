@@ -98,11 +98,9 @@ def test_a_model_file_of_other_features_is_refused_with_a_way_out(tmp_path):
 def test_the_shipped_repeat_screen_matches_its_features_and_spares_only_unlikely_pairs(tmp_path):
     screen = load_repeat_model()
     assert screen.pair.names == REPEAT_FEATURES and 0.0 < screen.skip_below < 0.5 and "dev" in screen.fitted_on
-    column = {name: i for i, name in enumerate(REPEAT_FEATURES)}
-    alike, apart = np.zeros(len(REPEAT_FEATURES)), np.zeros(len(REPEAT_FEATURES))
-    for row, (cosine, overlap, gap) in ((alike, (0.95, 0.9, 0.0)), (apart, (0.71, 0.1, 3.0))):
-        row[[column["pooled_cosine"], column["overlap_coefficient"], column["jaccard"]]] = cosine, overlap, overlap
-        row[[column["log_shared_terms"], column["log_sentence_gap"], column["log_longer_length"]]] = 1.1, gap, 4.5
+    # (pooled cosine, overlap coefficient, jaccard, log shared terms, log gap, length ratio², log longer length)
+    alike = np.array([0.95, 1.0, 0.9, np.log(8), np.log(2), 0.0, np.log(120)])  # one sentence, reworded
+    apart = np.array([0.71, 0.15, 0.08, np.log(2), np.log(5), 0.3, np.log(200)])  # two words in common
     likely, unlikely = screen.predict(np.stack([alike, apart]))
     assert likely > screen.skip_below > unlikely  # near-identical wording is judged afresh; little overlap is not
     data = json.loads(REPEAT_MODEL_PATH.read_text())
