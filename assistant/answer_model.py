@@ -82,15 +82,22 @@ class AnswerModel:
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
 
-def read_model(path: Path) -> AnswerModel:
+def _read_model_file(path: Path, what: str, fit_with: str) -> dict:
+    """The JSON of a fitted model file, or a one-line ModelFileError naming it and the way out."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ModelFileError(f"{path}: no answer model; fit one with 'python -m eval.fit_answers'") from None
+        raise ModelFileError(f"{path}: no {what} model; fit one with 'python -m {fit_with}'") from None
     except ValueError as err:
-        raise ModelFileError(f"{path}: unreadable answer model ({err})") from None
-    if data.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: answer model format {data.get('format')}, this version reads {FORMAT}")
+        raise ModelFileError(f"{path}: unreadable {what} model ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ModelFileError(f"{path}: {what} model format {found}, this version reads {FORMAT}")
+    return data
+
+
+def read_model(path: Path) -> AnswerModel:
+    data = _read_model_file(path, "answer", "eval.fit_answers")
     values = [data[k] for k in ("support_threshold", "min_relative", "min_probability", "min_relative_other")]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
         raise ModelFileError(f"{path}: thresholds must be numbers")
@@ -124,14 +131,7 @@ class RepeatModel:
 
 
 def read_repeat_model(path: Path) -> RepeatModel:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no repeat model; fit one with 'python -m eval.fit_redundancy'") from None
-    except ValueError as err:
-        raise ModelFileError(f"{path}: unreadable repeat model ({err})") from None
-    if data.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: repeat model format {data.get('format')}, this version reads {FORMAT}")
+    data = _read_model_file(path, "repeat", "eval.fit_redundancy")
     skip = data.get("skip_below")
     if not isinstance(skip, (int, float)) or not 0.0 <= skip <= 1.0:
         raise ModelFileError(f"{path}: skip_below must be a probability")
