@@ -147,6 +147,8 @@ class MilvusStore:
         self._article_vocab: dict[str, int] = {}
         self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
+        self._groups = None  # NearDuplicateGroups of the last heads asked about
+        self._groups_lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -209,6 +211,17 @@ class MilvusStore:
             if self._cache is None or self._cache.generation != generation:
                 self._cache = MilvusTables.read(self, generation, ts, previous=self._cache)
             return MilvusSnapshot(self, self._cache)
+
+    def near_duplicate_groups(self, heads: dict[str, dict]) -> dict[str, str]:
+        """article id -> its group's representative, for these heads (one generation's), updated from the
+        last heads asked about by the difference (NearDuplicateGroups; a head's seq is its version)."""
+        from index.near_duplicates import NearDuplicateGroups, from_bytes
+
+        current = {a: (h["seq"], (h["published_at"] or "9999", h["seq"])) for a, h in heads.items()}
+        with self._groups_lock:
+            if self._groups is None:
+                self._groups = NearDuplicateGroups()
+            return self._groups.update(current, lambda a: from_bytes(base64.b64decode(heads[a]["minhash"])))
 
     def stored_hashes(self) -> dict[str, tuple[str, str]]:
         heads = _read_heads(self._collection("articles"), self._generation()[1])
@@ -687,13 +700,11 @@ class MilvusSnapshot:
                       key=lambda a: (a.published_at or "", a.title), reverse=True)
 
     def near_duplicates(self) -> dict[str, str]:
+        """The groups a NearDuplicateIndex would build from every head, oldest first (as the embedded store
+        does), kept in the store by difference: a new generation compares only its new and changed
+        articles (0.6 to 2.5 s a generation at 2,938 RTQA articles when all were compared again)."""
         if self._duplicates is None:
-            from index.near_duplicates import NearDuplicateIndex, from_bytes
-
-            index = NearDuplicateIndex()
-            for head in sorted(self.tables.heads.values(), key=lambda h: (h["published_at"] or "9999", h["seq"])):
-                index.add_signature(head["id"], from_bytes(base64.b64decode(head["minhash"])))
-            self._duplicates = {m: g[0] for g in index.groups() for m in g}
+            self._duplicates = self.store.near_duplicate_groups(self.tables.heads)
         return self._duplicates
 
     def close(self) -> None:
