@@ -147,6 +147,7 @@ class MilvusStore:
         self._article_vocab: dict[str, int] = {}
         self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="milvus-read")
+        self._collections: dict[str, object] = {}  # kind -> pymilvus Collection
         self._groups = None  # NearDuplicateGroups of the last heads asked about
         self._groups_lock = threading.Lock()
 
@@ -181,9 +182,14 @@ class MilvusStore:
         return store
 
     def _collection(self, kind: str):
-        from pymilvus import Collection
+        """The collection's handle, made once: making one asks the server twice (has_collection and
+        describe_collection), which had cost ~20 ms of every answer (three to four reads each)."""
+        collection = self._collections.get(kind)
+        if collection is None:
+            from pymilvus import Collection
 
-        return Collection(f"{self.name}_{kind}", using=self.alias)
+            collection = self._collections[kind] = Collection(f"{self.name}_{kind}", using=self.alias)
+        return collection
 
     # -- reading ---------------------------------------------------------------------------------
     def _generation(self, consistency: str = "Strong") -> tuple[int, int]:
@@ -355,6 +361,7 @@ class MilvusStore:
         """Delete this NAME's collections (tests, benchmarks)."""
         from pymilvus import utility
 
+        self._collections.clear()
         for kind in ("chunks", "articles", "meta"):
             with contextlib.suppress(Exception):
                 utility.drop_collection(f"{self.name}_{kind}", using=self.alias)
