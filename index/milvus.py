@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
@@ -45,7 +46,15 @@ from index.filters import Filters, compile_mask, day_number, day_window
 from index.keywords import ArticleKeywords, Bm25Index, KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
 from index.milvus_lease import WriterLease
-from index.store import ArticleInfo, IndexBusy, IndexNotFound, PreparedArticle, StoredChunk, StoreStats
+from index.store import (
+    ArticleInfo,
+    IndexBusy,
+    IndexNotFound,
+    PreparedArticle,
+    SnapshotExpired,
+    StoredChunk,
+    StoreStats,
+)
 
 VARCHAR_MAX = 65535  # bytes in one Milvus VARCHAR
 PART_BYTES = 60000  # JSON split into parts below the VARCHAR limit
@@ -62,12 +71,50 @@ ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "s
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
 MIN_EF = 128  # search breadth: ef = max(MIN_EF, k); recall@10 measured in eval/bench_milvus.py
 SENTENCE_CACHE = 8192  # chunks' sentence vectors kept per store (~5 KB each at 384 dimensions)
+BODY_CACHE = 2048  # article bodies kept per store, by article id and version (head seq)
 POLL_SECONDS = 0.5  # how often latest_generation() asks the server
 DUMMY_DIM = 2  # Milvus 2.3 needs a vector field in every collection
 
 # pymilvus 2.6-3.0 marks its ORM API (the one that returns write timestamps) deprecated, to go in 3.1;
 # the `milvus` extra pins pymilvus below 3.1.
 warnings.filterwarnings("ignore", message=".*ORM-style PyMilvus API")
+
+
+class BoundedCache:
+    """At most `size` entries, the least recently used dropped first; safe across threads. For what never
+    changes under its key (a chunk id's sentence vectors, an article version's body), so that a process
+    answering many questions reads each from the server once, across generations."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def update(self, items) -> None:
+        with self._lock:
+            for key, value in dict(items).items():
+                self._data[key] = value
+                self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
 
 class MilvusMask:
@@ -145,7 +192,11 @@ class MilvusStore:
         self._keywords: KeywordIndex | None = None  # BM25 over the chunk texts, in this process
         self._article_terms: dict[str, tuple[int, list[int]]] = {}  # article id -> (head seq, BM25 term ids)
         self._article_vocab: dict[str, int] = {}
-        self._sentence_blobs: dict[int, bytes] = {}  # chunk id -> float16 sentence vectors (a row never changes)
+        # article id -> (head seq, its sentences' offsets), kept from the bodies the BM25 above reads: with the
+        # chunk texts in memory, an answer's sentences need no body read (MilvusSnapshot.sentences)
+        self._sentence_spans: dict[str, tuple[int, np.ndarray]] = {}
+        self._sentence_blobs = BoundedCache(SENTENCE_CACHE)  # chunk id -> float16 sentence vectors (rows never change)
+        self._bodies = BoundedCache(BODY_CACHE)  # (article id, head seq) -> {"body", "sentences"}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-read")
         self._collections: dict[str, object] = {}  # kind -> pymilvus Collection
         self._groups = None  # NearDuplicateGroups of the last heads asked about
@@ -486,6 +537,14 @@ class MilvusTables:
                    articles)
 
 
+def _is_version(body: dict, head: dict) -> bool:
+    """Whether a body read from the server is the version this head describes (reads see at least, not
+    exactly, a generation's commit)."""
+    from index.articles import text_hash
+
+    return text_hash(head["title"].strip() + "\n" + body["body"].strip()) == head["content_hash"]
+
+
 def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> ArticleKeywords:
     """bm25s over whole articles, exactly the embedded store's (title twice, then the body; articles in
     commit order), so both rank articles alike. Each article's terms are kept in the store by head, as ids
@@ -497,9 +556,10 @@ def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> Ar
 
     from index.keywords import terms
 
-    cache, vocab = store._article_terms, store._article_vocab
+    cache, vocab, spans = store._article_terms, store._article_vocab, store._sentence_spans
     for gone in [a for a in cache if a not in heads or cache[a][0] != heads[a]["seq"]]:
         del cache[gone]
+        spans.pop(gone, None)
     wanted = [a for a in heads if a not in cache]
     collection = store._collection("articles")
     for i in range(0, len(wanted), 200):
@@ -507,9 +567,13 @@ def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> Ar
         rows = _query_all(collection, "pk", f'article_id in [{", ".join(literal(a) for a in ids)}] and kind == "body"',
                           ["article_id", "part", "data"], ts)
         for article_id, body in _join_parts(rows).items():
+            if not _is_version(body, heads[article_id]):  # replaced by a commit after `heads` was read
+                continue
             title = heads[article_id]["title"]
             words = terms(f"{title}\n{title}\n{body['body']}")
             cache[article_id] = (heads[article_id]["seq"], [vocab.setdefault(w, len(vocab)) for w in words])
+            spans[article_id] = (heads[article_id]["seq"],
+                                 np.array(body["sentences"], dtype=np.int64).reshape(-1, 2))
     ordered = sorted((a for a in heads if a in cache), key=lambda a: heads[a]["seq"])
     if not ordered:
         return ArticleKeywords(np.zeros(0, dtype=np.int64), Bm25Index(None, 0))
@@ -532,7 +596,7 @@ class MilvusSnapshot:
         self.chunk_dates = np.array([(heads[a]["published_at"] or "")[:10] for a in tables.article_ids], dtype=str)
         self.lead_chunks = tables.table[:, 0] == 0
         self.newest_date = max((h["published_at"] for h in heads.values() if h["published_at"]), default="")
-        self._bodies: dict[str, dict] = {}
+        self._sentences: dict[str, list[Sentence]] = {}
         self._duplicates: dict[str, str] | None = None
         self._by_article: dict[str, list[int]] | None = None
 
@@ -638,8 +702,6 @@ class MilvusSnapshot:
         chunk_id = int(self.tables.chunk_ids[position])
         blob = blobs.get(chunk_id)
         if blob is None:
-            if len(blobs) > SENTENCE_CACHE:
-                blobs.clear()
             ids = [int(self.tables.chunk_ids[p]) for p in self._article_positions(self.tables.article_ids[position])]
             rows = self.store._collection("chunks").query(
                 f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
@@ -652,37 +714,47 @@ class MilvusSnapshot:
         return np.frombuffer(blob, dtype=np.float16).reshape(-1, self.manifest.dim).astype(np.float32)
 
     def prefetch(self, positions) -> None:
-        """Bodies and sentence vectors of these positions' articles, each kind in one query and the two
-        side by side, so that choosing an answer's sentences costs two round trips instead of two per
-        article (the engine calls this, where a snapshot has it, before reading them one by one)."""
+        """What choosing an answer's sentences reads, each kind in one query (two side by side when both
+        are needed): the sentence vectors of these positions and their neighbours not yet kept (as the
+        embedded store's prefetch; not every chunk of their articles), and the bodies of articles whose
+        sentences are not in memory (rare: the store keeps each version's sentence offsets)."""
         articles = list(dict.fromkeys(self.tables.article_ids[int(p)] for p in positions))
-        bodies = [a for a in articles if a not in self._bodies]
-        blobs = self.store._sentence_blobs
-        ids = [int(self.tables.chunk_ids[q]) for a in articles for q in self._article_positions(a)
-               if int(self.tables.chunk_ids[q]) not in blobs]
+        bodies = [a for a in articles if self._body_key(a) not in self.store._bodies
+                  and self.sentences_in_memory(a) is None]
+        blobs, ids = self.store._sentence_blobs, self.tables.article_ids
+        near = dict.fromkeys(q for p in positions for q in (int(p) - 1, int(p), int(p) + 1)
+                             if 0 <= q < self.size and ids[q] == ids[int(p)])
+        wanted = [c for c in (int(self.tables.chunk_ids[q]) for q in near) if c not in blobs]
 
         def read_bodies():
-            if bodies:
-                rows = self.store._collection("articles").query(
-                    f'article_id in [{", ".join(literal(a) for a in bodies)}] and kind == "body"',
-                    output_fields=["article_id", "part", "data"], consistency_level="Customized",
-                    guarantee_timestamp=self.tables.ts)
-                self._bodies.update(_join_parts(rows))
+            self._read_bodies(bodies)
 
         def read_vectors():
-            if ids:
-                rows = self.store._collection("chunks").query(
-                    f"chunk_id in [{', '.join(map(str, ids))}]", output_fields=["chunk_id", "sentence_vectors"],
-                    consistency_level="Customized", guarantee_timestamp=self.tables.ts)
-                blobs.update({int(r["chunk_id"]): base64.b64decode(r["sentence_vectors"]) for r in rows})
+            rows = self.store._collection("chunks").query(
+                f"chunk_id in [{', '.join(map(str, wanted))}]", output_fields=["chunk_id", "sentence_vectors"],
+                consistency_level="Customized", guarantee_timestamp=self.tables.ts)
+            blobs.update({int(r["chunk_id"]): base64.b64decode(r["sentence_vectors"]) for r in rows})
 
-        if len(self._bodies) > 2048:
-            self._bodies.clear()
-        if len(blobs) > SENTENCE_CACHE:
-            blobs.clear()
-        pending = self.store._pool.submit(read_vectors)
-        read_bodies()
-        pending.result()
+        jobs = [job for job, needed in ((read_vectors, wanted), (read_bodies, bodies)) if needed]
+        pending = self.store._pool.submit(jobs.pop()) if len(jobs) == 2 else None
+        for job in jobs:
+            job()
+        if pending is not None:
+            pending.result()
+
+    def _body_key(self, article_id: str) -> tuple[str, int]:
+        head = self.tables.heads.get(article_id)
+        return article_id, -1 if head is None else int(head["seq"])
+
+    def _read_bodies(self, article_ids: list[str]) -> None:
+        """Bodies of this generation's versions of these articles into the store's cache (one query)."""
+        rows = self.store._collection("articles").query(
+            f'article_id in [{", ".join(literal(a) for a in article_ids)}] and kind == "body"',
+            output_fields=["article_id", "part", "data"], consistency_level="Customized",
+            guarantee_timestamp=self.tables.ts)
+        heads = self.tables.heads
+        self.store._bodies.update({self._body_key(a): record for a, record in _join_parts(rows).items()
+                                   if a in heads and _is_version(record, heads[a])})
 
     def _article_positions(self, article_id: str) -> list[int]:
         if self._by_article is None:
@@ -695,17 +767,13 @@ class MilvusSnapshot:
     def _body(self, article_id: str) -> dict:
         if article_id not in self.tables.heads:
             raise KeyError(f"no article '{article_id}' in the index")
-        if article_id not in self._bodies:
-            if len(self._bodies) > 2048:
-                self._bodies.clear()
-            rows = self.store._collection("articles").query(
-                f'article_id == {literal(article_id)} and kind == "body"', output_fields=["article_id", "part", "data"],
-                consistency_level="Customized", guarantee_timestamp=self.tables.ts)
-            record = _join_parts(rows).get(article_id)
-            if record is None:
-                raise KeyError(f"article '{article_id}' was removed from the index since this snapshot")
-            self._bodies[article_id] = record
-        return self._bodies[article_id]
+        record = self.store._bodies.get(self._body_key(article_id))
+        if record is None:
+            self._read_bodies([article_id])
+            record = self.store._bodies.get(self._body_key(article_id))
+            if record is None:  # a read sees at least this generation: the article changed or went since
+                raise SnapshotExpired(f"article '{article_id}' changed after generation {self.generation}")
+        return record
 
     def article(self, article_id: str) -> Article:
         head, body = self.tables.heads.get(article_id), self._body(article_id)
@@ -713,9 +781,43 @@ class MilvusSnapshot:
                        head["published_at"], head["url"], head["path"])
 
     def sentences(self, article_id: str) -> list[Sentence]:
+        """From memory where the store kept this version's sentence offsets: each sentence lies inside one
+        of the article's chunks (chunks are whole sentences and cover them all), whose texts are in memory;
+        else from the article's body."""
+        found = self._sentences.get(article_id)
+        if found is None:
+            found = self._sentences_from_chunks(article_id) or self._body_sentences(article_id)
+            if len(self._sentences) > 4096:
+                self._sentences.clear()
+            self._sentences[article_id] = found
+        return found
+
+    def _body_sentences(self, article_id: str) -> list[Sentence]:
         body = self._body(article_id)
         text = body["body"]
         return [Sentence(s, e, text[s:e]) for s, e in body["sentences"]]
+
+    def sentences_in_memory(self, article_id: str) -> list[Sentence] | None:
+        found = self._sentences.get(article_id)
+        if found is None and (found := self._sentences_from_chunks(article_id)) is not None:
+            self._sentences[article_id] = found
+        return found
+
+    def _sentences_from_chunks(self, article_id: str) -> list[Sentence] | None:
+        head = self.tables.heads.get(article_id)
+        kept = self.store._sentence_spans.get(article_id)
+        if head is None or kept is None or kept[0] != head["seq"]:
+            return None
+        spans, texts = kept[1], [None] * len(kept[1])
+        for p in self._article_positions(article_id):
+            _, start, _, first, last = (int(v) for v in self.tables.table[p])
+            chunk_text = self.tables.texts[p]
+            for n in range(first, min(last, len(texts) - 1) + 1):
+                if texts[n] is None:
+                    texts[n] = chunk_text[int(spans[n, 0]) - start:int(spans[n, 1]) - start]
+        if any(t is None for t in texts):
+            return None
+        return [Sentence(int(s), int(e), t) for (s, e), t in zip(spans.tolist(), texts, strict=True)]
 
     def info(self, article_id: str) -> ArticleInfo:
         head = self.tables.heads.get(article_id)
@@ -736,7 +838,7 @@ class MilvusSnapshot:
         return self._duplicates
 
     def close(self) -> None:
-        self._bodies.clear()
+        self._sentences.clear()
 
 
 def _info(head: dict) -> ArticleInfo:
