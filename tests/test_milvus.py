@@ -38,6 +38,38 @@ def test_which_servers_have_the_bm25_function():
                                            "milvus_lite-2.4.12")] == [False, False, True, True, True, False]
 
 
+def test_bm25_from_counts_is_the_index_bm25s_builds_bit_for_bit():
+    """The replicas' whole-article BM25 is computed from kept term counts; it must be the very index bm25s
+    builds from the same ids (the embedded store's ranking), down to the float32 scores."""
+    import random
+    from collections import Counter
+
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    from index.milvus import bm25_from_counts
+
+    rng = random.Random(5)
+    vocab = {f"w{i}": i for i in range(400)}  # some words occur in no document (left by removed articles)
+    docs = [[rng.choice(range(300)) if rng.random() < 0.7 else rng.randrange(20) for _ in range(rng.randrange(0, 90))]
+            for _ in range(120)]
+    expected = bm25s.BM25()
+    expected.index(Tokenized(ids=docs, vocab=dict(vocab)), show_progress=False)
+    counted = [Counter(d) for d in docs]
+    got = bm25_from_counts([(np.fromiter(c.keys(), np.int64, len(c)), np.fromiter(c.values(), np.float32, len(c)),
+                             len(d)) for c, d in zip(counted, docs, strict=True)], vocab)
+    for key in ("data", "indices", "indptr"):
+        assert got.scores[key].dtype == expected.scores[key].dtype, key
+        assert np.array_equal(got.scores[key], expected.scores[key]), key
+    assert got.scores["num_docs"] == expected.scores["num_docs"]
+    assert vars(got).keys() == vars(expected).keys()
+    assert got.vocab_dict == expected.vocab_dict and got.unique_token_ids_set == expected.unique_token_ids_set
+    query = [["w3", "w7", "w150"]]
+    ids, scores = got.retrieve(query, k=10, show_progress=False, n_threads=1)
+    want_ids, want_scores = expected.retrieve(query, k=10, show_progress=False, n_threads=1)
+    assert np.array_equal(ids, want_ids) and np.array_equal(scores, want_scores)
+
+
 def test_the_bounded_cache_drops_the_least_recently_used():
     from index.milvus import BoundedCache
 
