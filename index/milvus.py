@@ -6,7 +6,8 @@ Four collections per NAME, all state in Milvus:
   filters need (article id and key, source, lower-cased source, date, lead flag), its offsets, its
   text and its sentences' pooled vectors (float16, base64: the same bits the embedded store keeps).
 - `NAME_articles`: each article as JSON rows: a "head" (metadata, hashes, MinHash signature, chunk and
-  sentence counts) that every snapshot reads, and a "body" (text, sentence offsets) read on demand;
+  sentence counts) that every snapshot reads, and a "body" (text, sentence offsets) read when a generation
+  first sees that version (for BM25 and the sentence offsets kept in memory) and when a caller wants it;
   either is split into parts when longer than a VARCHAR holds.
 - `NAME_meta`: the manifest and the generation counter. A commit writes chunks and articles, flushes,
   then bumps the generation with the timestamp of its last write: the commit point.
@@ -485,8 +486,9 @@ def _read_heads(collection, ts: int) -> dict[str, dict]:
 @dataclass
 class MilvusTables:
     """What one generation holds, read once and shared by that generation's snapshots in this process.
-    Sentence vectors are not here: they are read per article when an answer needs them (all of them would
-    be ~5 KB a chunk, 200 MB at 30k chunks, and more than one query may return)."""
+    Sentence vectors are not here: an answer reads those of its passages and their neighbours, kept by chunk
+    id in the store's bounded cache (all of them would be ~5 KB a chunk, 200 MB at 30k chunks, and more
+    than one query may return)."""
 
     generation: int
     ts: int
