@@ -619,12 +619,8 @@ def bm25_from_counts(docs: list[tuple[np.ndarray, np.ndarray, int]], vocab: dict
                            dtype=np.float64)
     tfc = tf / (np.repeat(length_term, per_doc) + tf)
     scores_flat = (idf[voc] * tfc).astype(np.float32)
-    # bm25s sorts the entries by (term, document); they come document by document here, so a stable sort by
-    # term alone gives that order (a radix sort: 0.12 s less than bm25s's sort of packed keys at RTQA)
-    order = np.argsort(voc, kind="stable")
-    data, indices = scores_flat[order], doc_idx[order]
-    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum(doc_freqs, out=indptr[1:])
+    data, indices, indptr = model._np_csc(data=scores_flat, rows=doc_idx, cols=voc.astype(np.int32),
+                                          shape=(n_docs, n_vocab))  # bm25s's own sparse layout
     vocab = dict(vocab)
     vocab.setdefault("", max(vocab.values(), default=-1) + 1)  # bm25s's empty token, outside the matrix
     model.scores = {"data": data.astype(model.dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
