@@ -158,6 +158,17 @@ def _top_articles(answer, n: int = 5) -> list[str]:
     return list(dict.fromkeys(p.article_id for p in answer.passages))[:n]
 
 
+def _remove(location: str, article_id: str) -> None:
+    from index.backends import open_store
+    from index.ingest import remove_articles
+
+    store = open_store(location)
+    try:
+        remove_articles(store, [article_id])
+    finally:
+        store.close()
+
+
 def _drop(location: str) -> None:
     from index.backends import open_store
 
@@ -216,14 +227,30 @@ def _rtqa_questions(n: int) -> list[tuple[str, str]]:
     return [(r["question"], r.get("question_date")) for r in rows[:n]]
 
 
-def _latency(engine, questions: list[tuple[str, str]]) -> dict:
-    engine.ask(questions[0][0], as_of=questions[0][1])  # the first question pays for lazy loads
-    times = []
-    for question, asked_on in questions:
-        started = time.perf_counter()
-        engine.ask(question, as_of=asked_on)
-        times.append((time.perf_counter() - started) * 1000)
-    return {"p50_ms": round(float(np.percentile(times, 50)), 1), "p95_ms": round(float(np.percentile(times, 95)), 1)}
+def _latency(engines: dict, questions: list[tuple[str, str]]) -> dict:
+    """Each question asked of every engine in turn (the order rotating), so that both stores meet the same
+    load on a shared machine: p50/p95 per engine, the median of each stage (answer.timings), and the
+    share of questions whose top-5 articles agree with the first engine's."""
+    for engine in engines.values():
+        engine.ask(questions[0][0], as_of=questions[0][1])  # the first question pays for lazy loads
+    names = list(engines)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    stages: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    tops: dict[str, list[list[str]]] = {n: [] for n in names}
+    for i, (question, asked_on) in enumerate(questions):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            started = time.perf_counter()
+            answer = engines[name].ask(question, as_of=asked_on)
+            times[name].append((time.perf_counter() - started) * 1000)
+            for stage, seconds in answer.timings.items():
+                stages[name].setdefault(stage, []).append(seconds * 1000)
+            tops[name].append(_top_articles(answer))
+    return {name: {"p50_ms": round(float(np.percentile(times[name], 50)), 1),
+                   "p95_ms": round(float(np.percentile(times[name], 95)), 1),
+                   "stages_p50_ms": {k: round(float(np.median(v)), 1) for k, v in stages[name].items()},
+                   "top5_agree": round(float(np.mean([a == b for a, b in zip(tops[names[0]], tops[name],
+                                                                             strict=True)])), 3)}
+            for name in names} | {"load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def _recall(milvus_snapshot, vectors: np.ndarray, dim: int, ef: int | None = None) -> float:
@@ -319,6 +346,7 @@ def replicas(location: str, timeout: float = 120.0) -> dict:
         for p in procs:
             p.kill()
             p.wait()
+        _remove(location, article_id)  # NAME as it was, for the next run's latency and agreement
     return {"writer_ingest_s": round(committed - started, 2),
             "seen_after_commit_s": [round(s["seen_at"] - committed, 2) for s in seen],
             "same_answer": seen[0]["text"] == seen[1]["text"] and seen[0]["ranking"] == seen[1]["ranking"]}
@@ -373,7 +401,7 @@ def scale(server: str, dim: int, n_queries: int = 200, vectors_from: Path | None
         snapshot = engines["embedded"].snapshot
         picks = np.random.default_rng(7).choice(snapshot.size, n_queries, replace=False)
         questions = [(snapshot.chunk(int(p)).text.split(". ")[0][:200], None) for p in picks]
-    out["ask"] = {name: _latency(engine, questions) for name, engine in engines.items()}
+    out["ask"] = _latency(engines, questions)
     print("ask", out["ask"], flush=True)
     vectors = encoder.encode([q for q, _ in questions])
     out["recall@10"] = {f"ef={ef}": _recall(engines["milvus"].snapshot, vectors, dim, ef) for ef in (64, 128)}

@@ -8,7 +8,7 @@ can be stored in SQLite as bytes and an index rebuilt from them without re-readi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -150,3 +150,76 @@ def cluster(articles: Iterable[tuple[str, str]], threshold: float = 0.8, num_per
     for article_id, text in articles:
         index.add(article_id, text)
     return {article_id: index.representative(article_id) for article_id in index}
+
+
+class NearDuplicateGroups:
+    """The same groups as a NearDuplicateIndex built from scratch in `order`, kept up to date by difference
+    (for a store whose snapshots change by a few articles at a time: a replica of a remote index).
+
+    `update(current, signature_of)` takes every article of the new state as id -> (version, order key);
+    only articles that are new, or whose version changed, are looked up in the LSH (their signatures read
+    through `signature_of`), and only removed or changed ones leave it. The pairs found are the same
+    whatever the insertion order (LSH candidates share a band, which is symmetric, and the Jaccard check
+    is too), so the groups are the connected components of the same pairs, each represented by its member
+    with the smallest order key, as the from-scratch index's first-added member."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 64):
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=_LSH_WEIGHTS)
+        self._signatures: dict[str, LeanMinHash] = {}
+        self._versions: dict[str, object] = {}
+        self._order: dict[str, tuple] = {}
+        self._pairs: dict[str, set[str]] = {}  # article -> its near-duplicates (only articles with some)
+
+    def __len__(self) -> int:
+        return len(self._signatures)
+
+    def update(self, current: Mapping[str, tuple[object, tuple]], signature_of: Callable[[str], MinHash]
+               ) -> dict[str, str]:
+        """Article id -> its group's representative, for the articles in groups of two or more."""
+        for article_id in [a for a in self._signatures if a not in current or current[a][0] != self._versions[a]]:
+            self._remove(article_id)
+        for article_id, (version, order) in current.items():
+            if article_id not in self._signatures:
+                self._add(article_id, version, signature_of(article_id))
+            self._order[article_id] = order
+        return self.representatives()
+
+    def representatives(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in self._pairs:
+            if start in out:
+                continue
+            component, todo = {start}, [start]
+            while todo:
+                for other in self._pairs.get(todo.pop(), ()):
+                    if other not in component:
+                        component.add(other)
+                        todo.append(other)
+            first = min(component, key=lambda a: (self._order[a], a))
+            out.update(dict.fromkeys(component, first))
+        return out
+
+    def _add(self, article_id: str, version: object, minhash: MinHash) -> None:
+        if len(minhash) != self.num_perm:
+            raise ValueError(f"signature has {len(minhash)} permutations, the index uses {self.num_perm}")
+        lean = minhash if isinstance(minhash, LeanMinHash) else LeanMinHash(minhash)
+        if not lean.is_empty():  # an empty text is nobody's duplicate
+            for other in self._lsh.query(lean):
+                if lean.jaccard(self._signatures[other]) >= self.threshold:
+                    self._pairs.setdefault(article_id, set()).add(other)
+                    self._pairs.setdefault(other, set()).add(article_id)
+            self._lsh.insert(article_id, lean)
+        self._signatures[article_id] = lean
+        self._versions[article_id] = version
+
+    def _remove(self, article_id: str) -> None:
+        if not self._signatures.pop(article_id).is_empty():
+            self._lsh.remove(article_id)
+        del self._versions[article_id]
+        self._order.pop(article_id, None)
+        for other in self._pairs.pop(article_id, ()):
+            self._pairs[other].discard(article_id)
+            if not self._pairs[other]:
+                del self._pairs[other]

@@ -38,6 +38,50 @@ def test_which_servers_have_the_bm25_function():
                                            "milvus_lite-2.4.12")] == [False, False, True, True, True, False]
 
 
+def test_bm25_from_counts_is_the_index_bm25s_builds_bit_for_bit():
+    """The replicas' whole-article BM25 is computed from kept term counts; it must be the very index bm25s
+    builds from the same ids (the embedded store's ranking), down to the float32 scores."""
+    import random
+    from collections import Counter
+
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    from index.milvus import bm25_from_counts
+
+    rng = random.Random(5)
+    vocab = {f"w{i}": i for i in range(400)}  # some words occur in no document (left by removed articles)
+    docs = [[rng.choice(range(300)) if rng.random() < 0.7 else rng.randrange(20) for _ in range(rng.randrange(0, 90))]
+            for _ in range(120)]
+    expected = bm25s.BM25()
+    expected.index(Tokenized(ids=docs, vocab=dict(vocab)), show_progress=False)
+    counted = [Counter(d) for d in docs]
+    got = bm25_from_counts([(np.fromiter(c.keys(), np.int64, len(c)), np.fromiter(c.values(), np.float32, len(c)),
+                             len(d)) for c, d in zip(counted, docs, strict=True)], vocab)
+    for key in ("data", "indices", "indptr"):
+        assert got.scores[key].dtype == expected.scores[key].dtype, key
+        assert np.array_equal(got.scores[key], expected.scores[key]), key
+    assert got.scores["num_docs"] == expected.scores["num_docs"]
+    assert vars(got).keys() == vars(expected).keys()
+    assert got.vocab_dict == expected.vocab_dict and got.unique_token_ids_set == expected.unique_token_ids_set
+    query = [["w3", "w7", "w150"]]
+    ids, scores = got.retrieve(query, k=10, show_progress=False, n_threads=1)
+    want_ids, want_scores = expected.retrieve(query, k=10, show_progress=False, n_threads=1)
+    assert np.array_equal(ids, want_ids) and np.array_equal(scores, want_scores)
+
+
+def test_the_bounded_cache_drops_the_least_recently_used():
+    from index.milvus import BoundedCache
+
+    cache = BoundedCache(3)
+    cache.update({1: "a", 2: "b", 3: "c"})
+    assert cache.get(1) == "a"  # now the most recently used
+    cache.update({4: "d"})
+    assert 2 not in cache and [cache.get(k) for k in (1, 3, 4)] == ["a", "c", "d"] and len(cache) == 3
+    cache.update({5: "e", 6: "f", 7: "g", 8: "h"})  # more at once than it holds: the last three stay
+    assert [k for k in range(1, 9) if k in cache] == [6, 7, 8]
+
+
 @pytest.fixture
 def milvus_index(milvus_server, request):
     from tests.conftest import drop_milvus, new_milvus_location
@@ -99,6 +143,90 @@ def test_replacing_and_removing_an_article(milvus_index, tmp_path, tmp_path_fact
             assert (engine.snapshot.search_articles(query, 5)[0].tolist()
                     == whole.search_articles(query, 5)[0].tolist())
         assert whole.search_keyword("Rekognition", 5)[0].size == 0  # the removed article's words are gone
+    finally:
+        engine.close()
+
+
+@pytest.mark.milvus
+def test_an_answer_reads_only_sentence_vectors_and_two_searches_from_the_server(milvus_index, tmp_path_factory):
+    """The answer path's reads: collection handles made once (each made asks the server twice), sentences
+    from the chunk texts in memory (no body read), each window's dense search with the window as its
+    expression and its keyword search as a day range inside tantivy, the same hits as masked searches."""
+    from pymilvus import Collection
+
+    from assistant.retrieve import Prior, _window_hits
+
+    engine = make_assistant(tmp_path_factory, location=milvus_index)
+    calls = []
+    try:
+        snapshot = engine.snapshot
+        for kind in ("chunks", "articles", "meta"):
+            engine.store._collection(kind)
+        originals = {name: getattr(Collection, name) for name in ("search", "query", "__init__")}
+
+        def spy(name):
+            def call(self, *args, **kwargs):
+                calls.append((name, getattr(self, "name", args[0] if args else "")))
+                return originals[name](self, *args, **kwargs)
+            return call
+
+        for name in originals:
+            setattr(Collection, name, spy(name))
+        try:
+            answer = engine.ask("Which company announced a moratorium on police use of Rekognition?",
+                                as_of="2020-06-12")  # the news week before holds two of the three
+        finally:
+            for name, original in originals.items():
+                setattr(Collection, name, original)
+        assert answer.sentences and not [c for c in calls if c[0] == "__init__"]
+        assert not [c for c in calls if c[0] == "query" and c[1].endswith("_articles")]  # no body, no head read
+        assert [c for c in calls if c[0] == "search"] == [("search", f"{engine.store.name}_chunks")] * 2
+        for sentence in answer.sentences:  # texts sliced from chunks are the body's own, offset-exact
+            assert engine.article(sentence.article_id).body[sentence.start:sentence.end] == sentence.text
+        for article_id in ("ibm", "amazon", "weather"):
+            from_body = [(x.start, x.end, x.text) for x in snapshot._body_sentences(article_id)]
+            assert [(x.start, x.end, x.text) for x in snapshot.sentences(article_id)] == from_body
+
+        vector = FakeEncoder().encode(["facial recognition police"])[0]
+        prior = Prior("2020-06-09", "2020-06-30", 1.0)
+        native = _window_hits(snapshot, "facial recognition police", vector, 10, None, None, prior)
+        type(snapshot).search_window = None  # the generic path: masked searches
+        try:
+            generic = _window_hits(snapshot, "facial recognition police", vector, 10, None, None, prior)
+        finally:
+            del type(snapshot).search_window
+        assert native.dense[0].tolist() == generic.dense[0].tolist() and native.dense[0].size > 0
+        assert native.keyword[0].tolist() == generic.keyword[0].tolist() and native.keyword[0].size > 0
+        assert native.inside.tolist() == generic.inside.tolist() and not native.inside.all()
+    finally:
+        engine.close()
+
+
+@pytest.mark.milvus
+def test_a_snapshot_never_serves_a_later_version_of_an_article(milvus_index, tmp_path, tmp_path_factory):
+    """Reads see at least, not exactly, their generation: a body replaced since is refused (SnapshotExpired,
+    which the engine answers by taking the newest snapshot), never passed off as this generation's."""
+    from index.backends import open_store
+    from index.chunk import ChunkSettings
+    from index.ingest import ingest_into
+    from index.load import load_inputs
+    from index.store import SnapshotExpired
+
+    engine = make_assistant(tmp_path_factory, location=milvus_index)
+    try:
+        old = engine.snapshot
+        changed = tmp_path / "ibm.md"
+        changed.write_text(NEWS_ARTICLES["ibm.md"].replace("national dialogue", "national conversation"))
+        other = open_store(milvus_index)  # another process's writer
+        try:
+            ingest_into(other, load_inputs([str(changed)]), FakeEncoder(), ChunkSettings())
+        finally:
+            other.close()
+        with pytest.raises(SnapshotExpired):
+            old.article("ibm")
+        assert any("national dialogue" in x.text for x in old.sentences("ibm"))  # its own version, from memory
+        engine.reload()
+        assert "national conversation" in engine.article("ibm").body
     finally:
         engine.close()
 

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from index.near_duplicates import NearDuplicateIndex, cluster, from_bytes, shingles, signature, to_bytes
+from index.near_duplicates import (
+    NearDuplicateGroups,
+    NearDuplicateIndex,
+    cluster,
+    from_bytes,
+    shingles,
+    signature,
+    to_bytes,
+)
 
 LEDE = ("SEATTLE (Reuters) - Amazon.com Inc on Wednesday banned police use of its facial recognition "
         "software for one year, becoming the latest technology company to step back from a tool that "
@@ -225,3 +233,47 @@ def test_bbc_news_has_a_few_near_duplicate_groups():
     representatives = cluster(articles)
     grouped = [article_id for article_id, rep in representatives.items() if rep != article_id]
     assert 0 < len(grouped) < len(articles) * 0.1
+
+
+def _from_scratch(state: dict[str, tuple[int, str, str]]) -> dict[str, str]:
+    """What a snapshot built the groups from: oldest first (undated last), ties by sequence number."""
+    index = NearDuplicateIndex()
+    for article_id, (_, _, text) in sorted(state.items(), key=lambda kv: (kv[1][1] or "9999", kv[1][0])):
+        index.add(article_id, text)
+    return {m: g[0] for g in index.groups() for m in g}
+
+
+def test_groups_kept_by_difference_equal_groups_built_from_scratch():
+    """Generations that add, replace (new version, new date) and remove articles: the incremental groups
+    match a fresh index every time, and only new or changed articles have their signatures read."""
+    texts = [STORY, new_byline(), new_lede(), with_words_changed(), OTHER_STORY, "", "Breaking."]
+    rng = random.Random(3)
+    groups, state, read = NearDuplicateGroups(), {}, []
+    signatures = {}
+
+    def signature_of(article_id):
+        read.append(article_id)
+        return signatures[article_id]
+
+    seq = grouped = 0
+    for generation in range(40):
+        read.clear()
+        changed = set()
+        for _ in range(rng.randrange(1, 4)):
+            article_id = f"a{rng.randrange(12)}"
+            if article_id in state and rng.random() < 0.3:
+                del state[article_id]
+                continue
+            seq += 1
+            date = rng.choice(["", f"2022-01-0{rng.randrange(1, 4)}"])
+            text = rng.choice(texts)
+            state[article_id] = (seq, date, text)
+            signatures[article_id] = signature(text)
+            changed.add(article_id)
+        current = {a: (s, (d or "9999", s)) for a, (s, d, _) in state.items()}
+        got = groups.update(current, signature_of)
+        assert got == _from_scratch(state), generation
+        grouped += len(set(got.values())) >= 2  # two groups or more: the representatives' order counts
+        assert set(read) == changed & set(state)
+    assert len(groups) == len(state)
+    assert grouped >= 5
