@@ -439,7 +439,8 @@ def _boost(passages: list[Passage], article_ids: tuple[str, ...]) -> list[Passag
         return passages
     order = {article_id: i for i, article_id in enumerate(article_ids)}
     first = sorted((p for p in passages[:20] if p.article_id in order), key=lambda p: order[p.article_id])
-    return first + [p for p in passages if p not in first]
+    moved = {id(p) for p in first}  # by identity: == would read every passage's text
+    return first + [p for p in passages if id(p) not in moved]
 
 
 def _settings_of(manifest):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from assistant.results import Passage
 
@@ -54,7 +53,7 @@ def fold_near_duplicates(passages: Sequence[Passage], representative: Mapping[st
     for passage in kept:
         if passage.article_id in also and passage.article_id not in labelled:
             labelled.add(passage.article_id)
-            passage = replace(passage, also_reported_by=tuple(also[passage.article_id]),
-                              duplicate_ids=tuple(folded[passage.article_id]))
+            passage = passage.but(also_reported_by=tuple(also[passage.article_id]),
+                                  duplicate_ids=tuple(folded[passage.article_id]))
         out.append(passage)
     return out

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
 from index.filters import Filters
 
-__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "Story",
-           "Support"]
+__all__ = ["ABSTAIN_MESSAGE", "Answer", "AnswerSentence", "CitedPassage", "Filters", "Passage", "PassageText",
+           "Story", "Support"]
+
+
+class PassageText(Protocol):
+    """Where a passage's text is read from when first asked for (index.store.ChunkTexts: a ranking's
+    chunks in one snapshot): text(position) == article.body[start:end] of that passage."""
+
+    def text(self, position: int) -> str: ...
+
+
+class LazyText:
+    """The `text` field of Passage: given as a str, or as a PassageText that reads it on first access and
+    keeps it (issue 16: an answer at 1M chunks read the bodies of all ~200 ranked passages, ~7 ms, where
+    it uses the few it shows). Reading `passage.text` always gives the str; asdict, repr, ==, hash,
+    pickle and copies read it too; `Passage.but` carries it over unread."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._slot = f"_{name}"
+
+    def __get__(self, instance, owner=None) -> str:
+        if instance is None:  # no class-level default: the field stays required (dataclasses' convention)
+            raise AttributeError("text")
+        value = instance.__dict__[self._slot]
+        if not isinstance(value, str):
+            value = instance.__dict__[self._slot] = value.text(instance.position)
+        return value
+
+    def __set__(self, instance, value: str | PassageText) -> None:  # only __init__ gets here (frozen)
+        instance.__dict__[self._slot] = value
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its article's metadata; start/end are offsets in the article body."""
+    """A retrieved chunk with its article's metadata; start/end are offsets in the article body and
+    text is article.body[start:end] (read when first used, see LazyText)."""
 
     position: int
     chunk_id: int
@@ -21,7 +51,7 @@ class Passage:
     source: str
     published_at: str | None
     url: str | None
-    text: str
+    text: LazyText = LazyText()  # a str when read; __init__ takes a str or a PassageText
     start: int
     end: int
     score: float  # the fused score that ranked it
@@ -31,6 +61,21 @@ class Passage:
     keyword_rank: int | None = None
     also_reported_by: tuple[str, ...] = ()  # sources of near-duplicate articles folded into this one
     duplicate_ids: tuple[str, ...] = ()  # ids of those articles
+
+    def but(self, **changes: Any) -> Passage:
+        """A copy with these fields changed (dataclasses.replace), its text still unread if it was. A new
+        span needs its text given with it."""
+        if ("start" in changes or "end" in changes) and "text" not in changes:
+            raise ValueError("a passage with a new start or end needs its text")
+        return replace(self, **{"text": self.__dict__["_text"], **changes})
+
+    @property
+    def text_read(self) -> bool:
+        """Whether the text has been read (or was given): a shown passage's is, most ranked ones' not."""
+        return isinstance(self.__dict__["_text"], str)
+
+    def __getstate__(self) -> dict:  # pickles and copies carry the text, not the snapshot it comes from
+        return {**self.__dict__, "_text": self.text}
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,8 @@ def retrieve(snapshot: Snapshot, encoder, query: str, *, mode: str = "hybrid", d
                                  article_rankings=articles, article_weight=article_weight)
     dense_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(dense_pos, dense_scores, strict=True))}
     keyword_info = {int(p): (float(s), r) for r, (p, s) in enumerate(zip(keyword_pos, keyword_scores, strict=True))}
-    if (prefetch := getattr(snapshot, "prefetch_bodies", None)) is not None:
-        prefetch([pos for pos, _ in ranked[:depth]])
-    passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos))
+    texts = _texts(snapshot, [pos for pos, _ in ranked[:depth]])
+    passages = [_passage(snapshot, pos, score, dense_info.get(pos), keyword_info.get(pos), texts)
                 for pos, score in ranked[:depth]]
     timings["fusion"] = time.perf_counter() - t
     return Retrieval(passages, np.asarray(query_vector, dtype=np.float32), timings)
@@ -141,13 +140,29 @@ def window_boost(positions: np.ndarray, windows: list[_WindowHits]) -> dict[int,
     return dict(zip(positions.tolist(), boost.tolist(), strict=True))
 
 
-def _passage(snapshot, position: int, score: float, dense, keyword) -> Passage:
-    chunk = snapshot.chunk(position)
-    info = snapshot.info(chunk.article_id)
+def _texts(snapshot, positions: list[int]):
+    """The ranking's texts to read when first used, where the snapshot can (the embedded store's
+    chunk_texts: an answer reads the few passages it shows, issue 16); else None, and the bodies are read
+    now, in one read where the snapshot batches them."""
+    if (lazy := getattr(snapshot, "chunk_texts", None)) is not None:
+        return lazy(positions)
+    if (prefetch := getattr(snapshot, "prefetch_bodies", None)) is not None:
+        prefetch(positions)
+    return None
+
+
+def _passage(snapshot, position: int, score: float, dense, keyword, texts=None) -> Passage:
+    if texts is not None:
+        chunk_id, article_id, start, end = texts.spans[position]
+        text = texts
+    else:
+        chunk = snapshot.chunk(position)
+        chunk_id, article_id, start, end, text = chunk.id, chunk.article_id, chunk.start, chunk.end, chunk.text
+    info = snapshot.info(article_id)
     return Passage(
-        position=position, chunk_id=chunk.id, article_id=chunk.article_id, title=info.title,
-        source=info.source, published_at=info.published_at, url=info.url, text=chunk.text,
-        start=chunk.start, end=chunk.end, score=score,
+        position=position, chunk_id=chunk_id, article_id=article_id, title=info.title,
+        source=info.source, published_at=info.published_at, url=info.url, text=text,
+        start=start, end=end, score=score,
         dense_score=dense[0] if dense else None, keyword_score=keyword[0] if keyword else None,
         dense_rank=dense[1] + 1 if dense else None, keyword_rank=keyword[1] + 1 if keyword else None,
     )

@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -265,6 +266,7 @@ class EmbeddedSnapshot:
         self._body_cache: dict[int, str] = {}
         self._vector_cache: dict[int, np.ndarray] = {}
         self._duplicates: dict[str, str] | None = None
+        self.closed = False
 
     def _load(self, folder: Path, manifest: Manifest) -> None:
         self.generation = db.get_generation(self.conn)
@@ -389,6 +391,11 @@ class EmbeddedSnapshot:
             self._body_cache[rowid] = row[0]
         return self._body_cache[rowid]
 
+    def chunk_texts(self, positions) -> ChunkTexts:
+        """These positions' chunk ids, articles and spans now, their texts when first asked for (a ranking
+        shows a few of its passages: reading all their bodies was ~7 ms an answer at 1M chunks)."""
+        return ChunkTexts(self, positions)
+
     def chunk(self, position: int) -> StoredChunk:
         cid, rowid, idx, start, end, first, last = self._chunk_table[position].tolist()
         text = self._body(rowid)[start:end]
@@ -412,7 +419,9 @@ class EmbeddedSnapshot:
     def prefetch(self, positions) -> None:
         """Bodies and sentence vectors an answer reads (these positions and their neighbours), each kind in
         one read instead of one per passage; the engine calls this where a snapshot has it."""
-        near = {q for p in positions for q in (int(p) - 1, int(p), int(p) + 1) if 0 <= q < self.size}
+        keys = self.chunk_article_keys  # neighbours in the same article (evidence._neighbours reads no others)
+        near = {q for p in positions for q in (int(p) - 1, int(p), int(p) + 1)
+                if 0 <= q < self.size and keys[q] == keys[int(p)]}
         self.prefetch_bodies(sorted(near))
         missing = sorted(q for q in near if q not in self._vector_cache)
         if not missing:
@@ -514,7 +523,72 @@ class EmbeddedSnapshot:
         return np.ones(self.size, dtype=bool) if mask is None else mask
 
     def close(self) -> None:
+        self.closed = True
         self.conn.close()
+
+
+class ChunkTexts:
+    """The texts of some chunks of one snapshot (article.body[start:end] of its generation), read when
+    first asked for; assistant.results.Passage takes one as its text. While the snapshot is open a text
+    comes from its body cache, and a body not cached is read together with those of the other chunks not
+    read yet (someone reading one ranked passage's text outside the answer usually reads them all). Once
+    the snapshot is closed (a reload swapped it out) or gone, from a connection of their own. Either way
+    an article is read by id and content hash: one changed or removed since is a SnapshotExpired, never
+    another generation's text. Holds the snapshot only weakly: an answer kept for long must not keep its
+    snapshot's indexes in memory."""
+
+    def __init__(self, snapshot: EmbeddedSnapshot, positions):
+        positions = sorted({int(p) for p in positions})
+        rows = snapshot._chunk_table[positions].tolist() if positions else []
+        # position -> (chunk id, article id, start, end), known without reading anything
+        self.spans = {p: (r[0], snapshot._articles[r[1]][1], r[3], r[4]) for p, r in zip(positions, rows, strict=True)}
+        self._rowid = {p: r[1] for p, r in zip(positions, rows, strict=True)}
+        self._hash = {r[1]: snapshot._content_hash[r[1]] for r in rows}
+        self._snapshot = weakref.ref(snapshot)
+        self._path, self._generation = snapshot.folder / db.DB_NAME, snapshot.generation
+        self._texts: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def text(self, position: int) -> str:
+        with self._lock:
+            if position not in self._texts:
+                self._read(position)
+            return self._texts[position]
+
+    def _read(self, position: int) -> None:
+        rowid = self._rowid[position]
+        snapshot = self._snapshot()
+        if snapshot is not None and not snapshot.closed:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile: read afresh below
+                if rowid not in snapshot._body_cache:
+                    snapshot.prefetch_bodies([p for p in self._rowid if p not in self._texts])
+                    self._keep({r: snapshot._body_cache.get(r) for r in set(self._rowid.values())})
+                self._keep({rowid: snapshot._body(rowid)}, position)  # a SnapshotExpired if it changed
+                return
+        self._keep(self._bodies_read_afresh({self._rowid[p] for p in self._rowid if p not in self._texts}))
+        if position not in self._texts:
+            article_id = self.spans[position][1]
+            raise SnapshotExpired(f"article '{article_id}' changed after generation {self._generation}")
+
+    def _keep(self, bodies: dict[int, str | None], only: int | None = None) -> None:
+        for p in [only] if only is not None else [p for p in self._rowid if p not in self._texts]:
+            body = bodies.get(self._rowid[p])
+            if body is not None:
+                _, _, start, end = self.spans[p]
+                self._texts[p] = body[start:end]
+
+    def _bodies_read_afresh(self, rowids: set[int]) -> dict[int, str]:
+        wanted = sorted(rowids)
+        try:
+            conn = db.connect(self._path, readonly=True)
+            try:
+                rows = conn.execute(f"SELECT rowid, body, content_hash FROM articles WHERE rowid IN"
+                                    f" ({','.join('?' * len(wanted))})", wanted).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as err:
+            raise database_error(self._path, err, "reading passage texts") from None
+        return {r: body for r, body, content_hash in rows if self._hash.get(r) == content_hash}
 
 
 def _one_line(err: BaseException) -> str:
