@@ -51,7 +51,7 @@ class Passage:
     source: str
     published_at: str | None
     url: str | None
-    text: LazyText = LazyText()  # a str when read; __init__ takes a str or a PassageText
+    text: LazyText = LazyText()  # required (no default): a str, or a PassageText to read it from when used
     start: int
     end: int
     score: float  # the fused score that ranked it
