@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -350,6 +351,15 @@ def test_snapshot_taken_before_a_commit_keeps_its_view_or_says_it_expired(corpus
         handle.close()
 
 
+def _overwrite(path: Path, data: bytes) -> None:
+    """Damage a file by putting another in its place: truncating it in place would pull the pages from
+    under any mapping of it still open in this process (tantivy maps its segments), a bus error for the
+    whole test run rather than the damaged index the test is about."""
+    spare = path.with_name(path.name + ".damaged")
+    spare.write_bytes(data)
+    os.replace(spare, path)
+
+
 @pytest.mark.parametrize("damage", ["delete dense", "corrupt dense", "delete keyword", "corrupt keyword",
                                     "dense of another size"])
 def test_derived_files_are_rebuilt_from_the_database(corpus, tmp_index, fake_encoder, damage):
@@ -359,14 +369,14 @@ def test_derived_files_are_rebuilt_from_the_database(corpus, tmp_index, fake_enc
     if damage == "delete dense":
         dense.unlink()
     elif damage == "corrupt dense":
-        dense.write_bytes(b"not a faiss index")
+        _overwrite(dense, b"not a faiss index")
     elif damage == "delete keyword":
         for path in keyword.iterdir():
             path.unlink()
         keyword.rmdir()
     elif damage == "corrupt keyword":
         for path in keyword.iterdir():
-            path.write_bytes(b"garbage")
+            _overwrite(path, b"garbage")
     else:
         from index.vectors import VectorIndex
 
