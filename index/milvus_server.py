@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import functools
 import ipaddress
 import os
 import signal
@@ -86,6 +88,29 @@ def is_loopback(address: str) -> bool:
     return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _dying_with_this_process():
+    """Start the launcher's server so that it gets SIGTERM when this process ends, however it ends: a test
+    run killed or crashed mid-session otherwise leaves the server running with the host's one Milvus lock,
+    and the next start on this machine fails."""
+    import milvus
+
+    original = milvus.subprocess.Popen
+    if sys.platform.startswith("linux"):
+        milvus.subprocess.Popen = functools.partial(original, preexec_fn=_die_with_parent)
+    try:
+        yield
+    finally:
+        milvus.subprocess.Popen = original
+
+
 class LocalMilvus:
     """Start and stop one standalone Milvus with its data in `data_dir`, listening on 127.0.0.1 only."""
 
@@ -112,7 +137,8 @@ class LocalMilvus:
         return f"http://{HOST}:{self.port}"
 
     def start(self, timeout: float = 90.0) -> LocalMilvus:
-        self.server.start()
+        with _dying_with_this_process():
+            self.server.start()
         self.port = self.server.listen_port
         health = f"http://{HOST}:{self.server.webservice_port}/healthz"
         deadline = time.monotonic() + timeout

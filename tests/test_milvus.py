@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,40 @@ def milvus_index(milvus_server, request):
 
 
 @pytest.mark.milvus
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_what_the_launcher_starts_ends_with_the_process_that_started_it(tmp_path):
+    """A test run killed mid-session must not leave its Milvus holding the host's one lock: the server is
+    spawned so that it gets SIGTERM when its parent dies, even by SIGKILL."""
+    pytest.importorskip("milvus")
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import time, milvus
+        from index.milvus_server import _dying_with_this_process
+        with _dying_with_this_process():
+            child = milvus.subprocess.Popen(["sleep", "60"])
+        print(child.pid, flush=True)
+        time.sleep(60)
+    """)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+    import milvus
+
+    assert milvus.subprocess.Popen is subprocess.Popen  # patched only while the server starts
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_the_milvus_snapshot_implements_the_whole_protocol(milvus_index, tmp_path_factory):
     from index.milvus import MilvusMask
     from index.store import Snapshot, Store
