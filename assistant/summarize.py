@@ -174,33 +174,36 @@ def _redundancy_check(candidates, pooled: np.ndarray, settings: SummarySettings,
                              strict=True))
         return np.stack([fresh[i] for i in indices])
 
-    def shared_terms(j: int, i: int) -> int:
-        return len(terms_of(candidates[i].text) & terms_of(candidates[j].text))
-
-    def plausible(j: int, i: int) -> bool:
-        if shared_terms(j, i) < settings.repeat_min_shared_terms:
-            return False
+    def spared(j: int, i: int) -> bool:
+        """The screen's call: one article's pair unlikely enough to repeat a fact to skip embedding it."""
         if screen is None or candidates[j].article_id != candidates[i].article_id:
-            return True  # two articles' pairs are few, and the screen was fit on one article's
+            return False  # two articles' pairs are few, and the screen was fit on one article's
         row = pair_features(candidates[j], candidates[i], float(pooled[j] @ pooled[i]))
-        return float(screen.predict(row[None, :])[0]) >= screen.skip_below
-
-    def floor(j: int, i: int) -> float:
-        if embed is None or candidates[j].article_id == candidates[i].article_id:
-            return settings.repeat_cosine
-        return settings.repeat_cosine_other_article
+        return float(screen.predict(row[None, :])[0]) < screen.skip_below
 
     def repeats(chosen: list[int], i: int) -> bool:
-        close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= floor(j, i)]
-        if not close or embed is None:
-            return bool(close)
-        close = [j for j in close if plausible(j, i)]
+        if embed is None:
+            return any(float(pooled[j] @ pooled[i]) >= settings.repeat_cosine for j in chosen)
+        close = [j for j in worth_embedding(candidates, pooled, settings, chosen, i) if not spared(j, i)]
         if not close:
             return False
         together = vectors([*close, i])  # one encoder run for the pair's missing sentences
         return float((together[:-1] @ together[-1]).max()) >= settings.repeat_cosine
 
     return repeats
+
+
+def worth_embedding(candidates: Sequence[Candidate], pooled: np.ndarray, settings: SummarySettings,
+                    chosen: Sequence[int], i: int) -> list[int]:
+    """The chosen sentences that candidate i might repeat, judged on fresh embeddings: close on pooled
+    vectors (a lower floor for two articles' sentences) and sharing enough content words."""
+    def floor(j: int) -> float:
+        same = candidates[j].article_id == candidates[i].article_id
+        return settings.repeat_cosine if same else settings.repeat_cosine_other_article
+
+    mine = terms_of(candidates[i].text)
+    return [j for j in chosen if float(pooled[j] @ pooled[i]) >= floor(j)
+            and len(mine & terms_of(candidates[j].text)) >= settings.repeat_min_shared_terms]
 
 
 def _same_fact(i: int, candidates: Sequence[Candidate], vectors: np.ndarray,

@@ -53,12 +53,7 @@ def compared_pairs(index: Path, records: list[dict]) -> tuple[list[np.ndarray], 
 
     def recording(candidates, pooled, settings, embed, screen=None):
         def repeats(chosen, i):
-            close = [j for j in chosen if float(pooled[j] @ pooled[i]) >= (
-                settings.repeat_cosine if candidates[j].article_id == candidates[i].article_id
-                else settings.repeat_cosine_other_article)]
-            close = [j for j in close if len(summarize.terms_of(candidates[i].text)
-                                             & summarize.terms_of(candidates[j].text))
-                     >= settings.repeat_min_shared_terms]
+            close = summarize.worth_embedding(candidates, pooled, settings, chosen, i)
             if not close:
                 return False
             vectors = np.asarray(embed([candidates[k].text for k in [*close, i]]), dtype=np.float32)
