@@ -148,10 +148,10 @@ def choose(candidates: Sequence[Candidate], probabilities: np.ndarray, settings:
             break
         if chosen and i not in allowed:
             continue
+        if chosen and used_chars + len(candidates[i].text) > settings.max_chars:
+            continue  # before the repeat check, which may embed sentences afresh
         if chosen and repeats(chosen, i):
             continue  # the same fact again, perhaps from another article: cited beside the first below
-        if chosen and used_chars + len(candidates[i].text) > settings.max_chars:
-            continue
         chosen.append(i)
         used_chars += len(candidates[i].text)
     picked = [Chosen(candidates[i], float(probabilities[i]), _same_fact(i, candidates, vectors, settings))
