@@ -630,6 +630,24 @@ def bm25_from_counts(docs: list[tuple[np.ndarray, np.ndarray, int]], vocab: dict
     return model
 
 
+class MemoryChunkTexts:
+    """chunk_texts of a Milvus snapshot (see index.store.ChunkTexts): its generation's tables hold every
+    chunk's text, so the spans and texts come from memory, and a ranking's ~200 passages are made without
+    a StoredChunk each (2 ms an answer)."""
+
+    def __init__(self, tables: MilvusTables, positions):
+        positions = sorted({int(p) for p in positions})
+        rows = tables.table[positions].tolist() if positions else []
+        ids = tables.chunk_ids[positions].tolist() if positions else []
+        # position -> (chunk id, article id, start, end)
+        self.spans = {p: (int(c), tables.article_ids[p], r[1], r[2])
+                      for p, c, r in zip(positions, ids, rows, strict=True)}
+        self._texts = tables.texts
+
+    def text(self, position: int) -> str:
+        return self._texts[position]
+
+
 class MilvusSnapshot:
     """A read view of one generation: positions, metadata and BM25 from memory, dense search on the server."""
 
@@ -646,6 +664,7 @@ class MilvusSnapshot:
         self.lead_chunks = tables.table[:, 0] == 0
         self.newest_date = max((h["published_at"] for h in heads.values() if h["published_at"]), default="")
         self._sentences: dict[str, list[Sentence]] = {}
+        self._infos: dict[str, ArticleInfo] = {}
         self._duplicates: dict[str, str] | None = None
         self._by_article: dict[str, list[int]] | None = None
 
@@ -692,26 +711,43 @@ class MilvusSnapshot:
         positions = np.array([p for p, _ in hits], dtype=np.int64)
         return positions, np.array([s for _, s in hits], dtype=np.float32)
 
-    def search_window(self, text, vector, k, mask, date_from, date_to):
-        """(dense hits, keyword hits, inside) for a date window (undated chunks count as inside) within
-        `mask`, as the embedded store's: the dense search on the server with the window in its expression,
-        sent first and run while this process searches keywords with the window as a day range inside
-        tantivy (a masked search had to fetch hits until enough fell inside: 8 ms for a week's window)."""
+    def start_dense(self, vector, k, mask=None):
+        """search_dense sent off on the store's reader threads; the returned call waits for its hits (the
+        engine searches keywords meanwhile, and a time prior's window search runs beside it)."""
+        return self.store._pool.submit(self.search_dense, vector, k, mask).result
+
+    def _start_window(self, text, vector, k, mask, date_from, date_to):
+        """search_window, started: the dense search with the window in its expression goes to the server
+        now (the engine starts it beside the unwindowed one); the returned call searches keywords here,
+        with the window as a day range inside tantivy (a masked search had to fetch hits until enough fell
+        inside: 8 ms for a week's window), and waits for the dense hits. Only leaf searches go to the
+        reader threads, so concurrent questions cannot fill them with jobs that wait on queued jobs."""
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         window = self.intersect(self.mask(Filters().within(date_from, date_to), keep_undated=True), mask)
         pending = None if vector is None else self.store._pool.submit(self.search_dense, vector, k, window)
-        try:
-            if not text:
-                keyword = empty
-            elif self.store.server_bm25:
-                keyword = self.search_keyword(text, k, window)
-            else:
-                keyword = self.tables.keywords.search(text, k, None if mask is None else mask.array,
-                                                      days=day_window(date_from, date_to))
-            inside = self.allowed(window)
-        finally:
-            dense = empty if pending is None else pending.result()
-        return dense, keyword, inside
+
+        def finish():
+            try:
+                if not text:
+                    keyword = empty
+                elif self.store.server_bm25:
+                    keyword = self.search_keyword(text, k, window)
+                else:
+                    keyword = self.tables.keywords.search(text, k, None if mask is None else mask.array,
+                                                          days=day_window(date_from, date_to))
+                inside = self.allowed(window)
+            finally:
+                dense = empty if pending is None else pending.result()
+            return dense, keyword, inside
+
+        return finish
+
+    start_window = _start_window  # (the name retrieve.py looks for; search_window calls the method itself)
+
+    def search_window(self, text, vector, k, mask, date_from, date_to):
+        """(dense hits, keyword hits, inside) for a date window (undated chunks count as inside) within
+        `mask`, as the embedded store's (start_window, finished at once)."""
+        return self._start_window(text, vector, k, mask, date_from, date_to)()
 
     def search_keyword(self, text, k, mask=None):
         if not self.store.server_bm25:
@@ -869,10 +905,17 @@ class MilvusSnapshot:
         return [Sentence(int(s), int(e), t) for (s, e), t in zip(spans.tolist(), texts, strict=True)]
 
     def info(self, article_id: str) -> ArticleInfo:
-        head = self.tables.heads.get(article_id)
-        if head is None:
-            raise KeyError(f"no article '{article_id}' in the index")
-        return _info(head)
+        """Made once a snapshot: a ranking asks for each of its ~200 passages' articles."""
+        found = self._infos.get(article_id)
+        if found is None:
+            head = self.tables.heads.get(article_id)
+            if head is None:
+                raise KeyError(f"no article '{article_id}' in the index")
+            found = self._infos[article_id] = _info(head)
+        return found
+
+    def chunk_texts(self, positions) -> MemoryChunkTexts:
+        return MemoryChunkTexts(self.tables, positions)
 
     def articles(self) -> list[ArticleInfo]:
         return sorted((_info(h) for h in self.tables.heads.values()),

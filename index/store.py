@@ -181,7 +181,10 @@ class Snapshot(Protocol):
     position (0..size-1, the order both searches return); article keys are opaque ints, equal for the
     chunks of one article and nothing more (not database row ids). Optional: `search_window(text, vector,
     k, mask, date_from, date_to)` (the embedded snapshot) runs a time prior's searches with the window
-    inside them; without it retrieve.py uses the masked searches below."""
+    inside them; without it retrieve.py uses the masked searches below. `start_dense(vector, k, mask)`
+    and `start_window(...)` (the Milvus snapshot) send their dense searches off and return the calls that
+    wait for the hits, so the server's round trips overlap each other and this process's keyword searches;
+    without them the searches run in place."""
 
     manifest: Manifest
     generation: int

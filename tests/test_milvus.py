@@ -189,7 +189,7 @@ def test_an_answer_reads_only_sentence_vectors_and_two_searches_from_the_server(
     expression and its keyword search as a day range inside tantivy, the same hits as masked searches."""
     from pymilvus import Collection
 
-    from assistant.retrieve import Prior, _window_hits
+    from assistant.retrieve import Prior, _start_window, _window_hits
 
     engine = make_assistant(tmp_path_factory, location=milvus_index)
     calls = []
@@ -225,11 +225,14 @@ def test_an_answer_reads_only_sentence_vectors_and_two_searches_from_the_server(
         vector = FakeEncoder().encode(["facial recognition police"])[0]
         prior = Prior("2020-06-09", "2020-06-30", 1.0)
         native = _window_hits(snapshot, "facial recognition police", vector, 10, None, None, prior)
+        started = _start_window(snapshot, "facial recognition police", vector, 10, None, None, prior)()
         type(snapshot).search_window = None  # the generic path: masked searches
         try:
             generic = _window_hits(snapshot, "facial recognition police", vector, 10, None, None, prior)
         finally:
             del type(snapshot).search_window
+        assert started.dense[0].tolist() == native.dense[0].tolist()  # started early, the same hits
+        assert started.keyword[0].tolist() == native.keyword[0].tolist()
         assert native.dense[0].tolist() == generic.dense[0].tolist() and native.dense[0].size > 0
         assert native.keyword[0].tolist() == generic.keyword[0].tolist() and native.keyword[0].size > 0
         assert native.inside.tolist() == generic.inside.tolist() and not native.inside.all()
