@@ -218,6 +218,9 @@ def test_an_answer_reads_only_sentence_vectors_and_two_searches_from_the_server(
         assert [c for c in calls if c[0] == "search"] == [("search", f"{engine.store.name}_chunks")] * 2
         for sentence in answer.sentences:  # texts sliced from chunks are the body's own, offset-exact
             assert engine.article(sentence.article_id).body[sentence.start:sentence.end] == sentence.text
+        for passage in answer.passages:  # passages made from the tables' texts: the body's own, offset-exact
+            assert engine.article(passage.article_id).body[passage.start:passage.end] == passage.text
+            assert snapshot.info(passage.article_id) is snapshot.info(passage.article_id)
         for article_id in ("ibm", "amazon", "weather"):
             from_body = [(x.start, x.end, x.text) for x in snapshot._body_sentences(article_id)]
             assert [(x.start, x.end, x.text) for x in snapshot.sentences(article_id)] == from_body
