@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
+from assistant.engine import AskSettings, Assistant
 from index.backends import open_store
 from index.ingest import build_index, open_for_writing, remove_articles
 from index.sentence_spread import SpreadCounter, normalise, sentence_key
-from tests.fakes import FakeEncoder
+from tests.fakes import FakeEncoder, hand_model
 
 TEMPLATE = "This camera story has been updated with additional details."  # not a furniture line (clean.py)
 FACT = "The council fined Lumen Optics two million dollars over the camera contract."
@@ -97,3 +100,28 @@ def test_an_index_made_before_the_counts_gets_them_on_open(tmp_path):
     conn.executescript("DROP TABLE sentence_keys; DELETE FROM meta WHERE key = 'spread_ready';")
     conn.close()
     assert _spread(index, [TEMPLATE, FACT]) == [3, 2]
+
+
+def _engine(index_location, tmp_path, template_articles: int) -> Assistant:
+    folder = tmp_path / "in"
+    _corpus(folder, stories=5)
+    encoder = FakeEncoder()
+    build_index([str(folder)], index_location, encoder)
+    settings = AskSettings(answer_model=hand_model(), template_articles=template_articles)
+    return Assistant.load(index_location, encoder=encoder, settings=settings)
+
+
+@pytest.mark.parametrize("template_articles", [5, 0])
+def test_a_sentence_many_articles_hold_is_never_quoted_but_a_wire_fact_is(index_location, tmp_path,
+                                                                           template_articles):
+    engine = _engine(index_location, tmp_path, template_articles)
+    try:
+        signup = engine.ask("Has the camera story been updated with additional details?")
+        quoted = [s.text for s in signup.sentences]
+        assert not signup.abstained  # the other sentences still answer: the template is just not among them
+        # held by 5 articles: a template at 5, an ordinary (and here the best-matching) sentence when off
+        assert (TEMPLATE in quoted) == (template_articles == 0)
+        fined = engine.ask("How much did the council fine Lumen Optics over the camera contract?")
+        assert FACT in [s.text for s in fined.sentences]  # two wire copies hold it: a fact, not a template
+    finally:
+        engine.close()
