@@ -125,3 +125,20 @@ def test_a_sentence_many_articles_hold_is_never_quoted_but_a_wire_fact_is(index_
         assert FACT in [s.text for s in fined.sentences]  # two wire copies hold it: a fact, not a template
     finally:
         engine.close()
+
+
+def test_the_measuring_script_reads_answers_and_counts_as_the_store_does(tmp_path):
+    from eval.template_sentences import answer_sentences, archive_spread
+
+    assert answer_sentences("(2022-07-14) One fact. [1] Another. [2][3]") == ["One fact.", "Another."]
+    folder, index = tmp_path / "in", tmp_path / "index"
+    _corpus(folder, stories=3)
+    build_index([str(folder)], index, FakeEncoder())
+    store = open_store(index)
+    snapshot = store.snapshot()
+    try:
+        spread = archive_spread(snapshot)
+    finally:
+        snapshot.close()
+        store.close()
+    assert spread[normalise(TEMPLATE)] == 3 and spread[normalise(FACT)] == 2
