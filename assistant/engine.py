@@ -52,6 +52,12 @@ class AskSettings:
     # Hit@5 0.971 both; BBC written dev halves Hit@1 0.667 -> 0.833 and 0.825 -> 0.925 (Hit@5 1.0 -> 0.933 and
     # 0.975 -> 1.0). Weight 3 was no better, 4 lost Hit@5.
     article_list_weight: float = 2.0
+    # A sentence that this many articles of the index hold (normalised: index/sentence_spread.py) is a
+    # template ("Sign up here for the '5 Things' newsletter.": 113 RealTime QA articles) and never quoted;
+    # 0 quotes all. Chosen on the RealTime QA dev weeks (eval/RESULTS.md, session 6): 9 of their 148
+    # answers quoted a sentence held by 11, 18 or 113 articles, while the most any fact reaches in the
+    # archive is 10 (one newsletter body crawled under 10 dates; wire copies 2 to 4; BBC's most is 7).
+    template_articles: int = 11
     summary: SummarySettings = SummarySettings()
     answer_model: AnswerModel | None = None  # None: the fitted model shipped in assistant/models/
     repeat_model: RepeatModel | None = None  # the same for the redundancy pair screen
@@ -256,13 +262,14 @@ class Assistant:
         """What the answer stage sees for this question (for fitting its models: eval/fit_answers.py)."""
         with self._reading() as snapshot:
             found = self._find(snapshot, question.strip(), history, options or AskOptions())
-            return found, gather(snapshot, found.top, found.query, found.query_vector)
+            return found, gather(snapshot, found.top, found.query, found.query_vector,
+                                 template_articles=self.settings.template_articles)
 
     def _compose(self, snapshot: Snapshot, found: Found, summary: SummarySettings, filters: Filters) -> Composed:
         """Score the candidate sentences, decide whether they answer the question, choose the answer."""
         model = self.settings.answer_model or load_model()
         top, query = found.top, found.query
-        evidence = gather(snapshot, top, query, found.query_vector)
+        evidence = gather(snapshot, top, query, found.query_vector, template_articles=self.settings.template_articles)
         probabilities = model.sentence.predict(evidence.features) if evidence.candidates else np.zeros(0)
         row = question_row(evidence, probabilities, top)
         support = float(model.support.predict(row)[0]) if evidence.candidates else 0.0

@@ -82,10 +82,15 @@ def question_terms(question: str) -> QuestionTerms:
     return QuestionTerms(expected_type(question), terms, entity_terms, frozenset(focus or terms), names)
 
 
-def gather(snapshot: Snapshot, passages: Sequence[Passage], question: str, query_vector: np.ndarray) -> Evidence:
-    """Candidates from the shown passages (and their neighbouring sentences), with their features."""
+def gather(snapshot: Snapshot, passages: Sequence[Passage], question: str, query_vector: np.ndarray, *,
+           template_articles: int = 0) -> Evidence:
+    """Candidates from the shown passages (and their neighbouring sentences), with their features. A
+    sentence found in `template_articles` or more articles of the index is a template, never a candidate
+    (0: keep all)."""
     asked = question_terms(question)
     candidates, outside = _candidates(snapshot, passages)
+    if template_articles and candidates:
+        candidates, outside = _without_templates(snapshot, candidates, outside, template_articles)
     if not candidates:
         return Evidence((), np.zeros((0, len(SENTENCE_FEATURES))), asked)
     vectors = np.stack([c.vector for c in candidates])
@@ -133,6 +138,15 @@ def reads_as_sentence(text: str) -> bool:
     refit for it: a refit on the filtered candidates lost abstention recall and follow-up answers on dev."""
     line = text.strip()
     return bool(_SENTENCE_END.search(line) or _LIST_ITEM.match(line))
+
+
+def _without_templates(snapshot: Snapshot, candidates: list[Candidate], outside: list[bool], at_least: int
+                       ) -> tuple[list[Candidate], list[bool]]:
+    """The candidates fewer than `at_least` articles hold: a sentence that recurs across that many
+    articles ("Sign up here for the '5 Things' newsletter.") is the site's template, not the story's."""
+    spread = snapshot.sentence_spread([c.text for c in candidates])
+    kept = [i for i, n in enumerate(spread) if n < at_least]
+    return [candidates[i] for i in kept], [outside[i] for i in kept]
 
 
 def _relative(rows: np.ndarray) -> np.ndarray:

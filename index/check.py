@@ -36,6 +36,7 @@ _ORPHANS = {
     "chunks": "SELECT COUNT(*) FROM chunks WHERE article_rowid NOT IN (SELECT rowid FROM articles)",
     "sentences": "SELECT COUNT(*) FROM sentences WHERE article_rowid NOT IN (SELECT rowid FROM articles)",
     "signatures": "SELECT COUNT(*) FROM signatures WHERE article_rowid NOT IN (SELECT rowid FROM articles)",
+    "sentence_keys": "SELECT COUNT(*) FROM sentence_keys WHERE article_rowid NOT IN (SELECT rowid FROM articles)",
 }
 
 
@@ -152,7 +153,7 @@ def _check_database(conn: sqlite3.Connection, dim: int, repair: bool) -> list[Fi
             conn.execute("COMMIT")
             findings.append(Finding(FIXED, f"rows whose article is gone: deleted {text}"))
     else:
-        findings.append(Finding(OK, "no orphan chunks, sentences or signatures"))
+        findings.append(Finding(OK, "no orphan chunks, sentences, signatures or sentence keys"))
 
     missing = [r[0] for r in conn.execute(
         "SELECT DISTINCT a.id FROM chunks c JOIN articles a ON a.rowid = c.article_rowid"

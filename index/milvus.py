@@ -36,6 +36,7 @@ import time
 import uuid
 import warnings
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlparse
@@ -47,6 +48,7 @@ from index.filters import Filters, compile_mask, day_number, day_window
 from index.keywords import ArticleKeywords, Bm25Index, KeywordIndex, KeywordView
 from index.manifest import IndexMismatch, Manifest
 from index.milvus_lease import WriterLease
+from index.sentence_spread import SpreadCounter, article_keys
 from index.store import (
     ArticleInfo,
     IndexBusy,
@@ -197,6 +199,7 @@ class MilvusStore:
         # article id -> (head seq, its sentences' offsets), kept from the bodies the BM25 above reads: with the
         # chunk texts in memory, an answer's sentences need no body read (MilvusSnapshot.sentences)
         self._sentence_spans: dict[str, tuple[int, np.ndarray]] = {}
+        self._spread = SpreadCounter()  # articles holding each sentence, from those same bodies, by difference
         self._sentence_blobs = BoundedCache(SENTENCE_CACHE)  # chunk id -> float16 sentence vectors (rows never change)
         self._bodies = BoundedCache(BODY_CACHE)  # (article id, head seq) -> {"body", "sentences"}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-read")
@@ -568,6 +571,7 @@ def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> Ar
     for gone in [a for a in cache if a not in heads or cache[a][0] != heads[a]["seq"]]:
         del cache[gone]
         spans.pop(gone, None)
+        store._spread.discard(gone)
     wanted = [a for a in heads if a not in cache]
     collection = store._collection("articles")
     for i in range(0, len(wanted), 200):
@@ -585,6 +589,7 @@ def _article_keywords(store: MilvusStore, heads: dict[str, dict], ts: int) -> Ar
                                  np.fromiter(counts.values(), np.float32, len(counts)), len(ids))
             spans[article_id] = (heads[article_id]["seq"],
                                  np.array(body["sentences"], dtype=np.int64).reshape(-1, 2))
+            store._spread.set(article_id, article_keys(body["body"][s:e] for s, e in body["sentences"]))
     ordered = sorted((a for a in heads if a in cache), key=lambda a: heads[a]["seq"])
     if not ordered:
         return ArticleKeywords(np.zeros(0, dtype=np.int64), Bm25Index(None, 0))
@@ -928,6 +933,12 @@ class MilvusSnapshot:
         if self._duplicates is None:
             self._duplicates = self.store.near_duplicate_groups(self.tables.heads)
         return self._duplicates
+
+    def sentence_spread(self, texts: Sequence[str]) -> list[int]:
+        """How many articles hold each sentence, counted in this process from the bodies the whole-article
+        BM25 reads (the store's newest tables: a later generation's counts may show, as in the embedded
+        store)."""
+        return self.store._spread.counts(texts)
 
     def close(self) -> None:
         self._sentences.clear()

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +205,7 @@ class Snapshot(Protocol):
     def chunk(self, position: int) -> StoredChunk: ...
     def sentence_vectors(self, position: int) -> np.ndarray: ...
     def near_duplicates(self) -> dict[str, str]: ...
+    def sentence_spread(self, texts: Sequence[str]) -> list[int]: ...  # articles holding each, normalised
     def info(self, article_id: str) -> ArticleInfo: ...
     def article(self, article_id: str) -> Article: ...
     def sentences(self, article_id: str) -> list[Sentence]: ...
@@ -471,6 +472,15 @@ class EmbeddedSnapshot:
                     index.add_signature(article_id, from_bytes(blob))
             self._duplicates = {m: g[0] for g in index.groups() for m in g}
         return self._duplicates
+
+    def sentence_spread(self, texts: Sequence[str]) -> list[int]:
+        """How many articles hold each of these sentences (normalised), read now: a commit since this
+        snapshot may show in the counts, which only rank boilerplate (an index not yet filled: zeros)."""
+        from index.sentence_spread import sentence_key
+
+        keys = [sentence_key(t) for t in texts]
+        found = self._read(lambda: db.sentence_spread(self.conn, keys))
+        return [found.get(k, 0) for k in keys]
 
     def article_rowid(self, article_id: str) -> int:
         if article_id not in self._rowid_by_id:
@@ -925,6 +935,7 @@ class EmbeddedStore:
                 raise IndexNotFound(f"{folder}: no index here (run 'assistant ingest --index {folder} FILES')")
             folder.mkdir(parents=True, exist_ok=True)
             store = cls(folder, expected, create=True)  # the database first: a manifest always has one
+            store._fill_sentence_keys()  # nothing to fill in a new index: marks its keys complete
             write_manifest(folder, expected)
             return store
         check_database_file(folder / db.DB_NAME)
@@ -964,7 +975,19 @@ class EmbeddedStore:
                 finally:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
+            self._fill_sentence_keys()
             return EmbeddedSnapshot(self.folder, self.manifest)
+
+    def _fill_sentence_keys(self) -> None:
+        """An index made before sentence keys gets them here, once. A full disk or a damaged page leaves
+        them for a later open (every sentence counts as unique until then): this snapshot's own reads
+        report a damaged file where they meet it."""
+        try:
+            db.fill_missing_sentence_keys(self.conn)
+        except sqlite3.DatabaseError:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:

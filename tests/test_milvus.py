@@ -127,6 +127,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.milvus
 def test_the_milvus_snapshot_implements_the_whole_protocol(milvus_index, tmp_path_factory):
     from index.milvus import MilvusMask
     from index.store import Snapshot, Store
