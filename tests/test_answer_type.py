@@ -21,3 +21,11 @@ def test_a_sentence_offers_only_what_the_question_does_not_already_say():
     assert offers("Chief executive Arvind Krishna wrote the letter.", "person", "Who wrote the letter?")
     assert not offers("The letter was long.", "person", "Who wrote the letter?")
     assert not offers("Anything at all.", None, "Why?")
+
+
+def test_by_how_much_asks_for_a_difference_not_a_sum_of_money():
+    q = "By how much were false positives higher for Asian faces?"
+    assert expected_type(q) == "number"
+    assert offers("False positives were 10 to 100 times higher for Asian faces.", "number", q)
+    assert expected_type("How much did the club pay for the striker?") == "amount"
+    assert expected_type("By how much did the shares fall?") == "number"
