@@ -721,7 +721,7 @@ class MilvusSnapshot:
         engine searches keywords meanwhile, and a time prior's window search runs beside it)."""
         return self.store._pool.submit(self.search_dense, vector, k, mask).result
 
-    def _start_window(self, text, vector, k, mask, date_from, date_to):
+    def start_window(self, text, vector, k, mask, date_from, date_to):
         """search_window, started: the dense search with the window in its expression goes to the server
         now (the engine starts it beside the unwindowed one); the returned call searches keywords here,
         with the window as a day range inside tantivy (a masked search had to fetch hits until enough fell
@@ -747,12 +747,10 @@ class MilvusSnapshot:
 
         return finish
 
-    start_window = _start_window  # (the name retrieve.py looks for; search_window calls the method itself)
-
     def search_window(self, text, vector, k, mask, date_from, date_to):
         """(dense hits, keyword hits, inside) for a date window (undated chunks count as inside) within
         `mask`, as the embedded store's (start_window, finished at once)."""
-        return self._start_window(text, vector, k, mask, date_from, date_to)()
+        return self.start_window(text, vector, k, mask, date_from, date_to)()
 
     def search_keyword(self, text, k, mask=None):
         if not self.store.server_bm25:
