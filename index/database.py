@@ -232,7 +232,7 @@ def fill_missing_sentence_keys(conn: sqlite3.Connection) -> None:
         return
     conn.execute("BEGIN IMMEDIATE")
     have = {r[0] for r in conn.execute("SELECT DISTINCT article_rowid FROM sentence_keys")}
-    for rowid, body in conn.execute("SELECT rowid, body FROM articles").fetchall():
+    for rowid, body in conn.cursor().execute("SELECT rowid, body FROM articles"):  # one body at a time
         if rowid not in have:
             spans = conn.execute("SELECT start, end FROM sentences WHERE article_rowid = ? ORDER BY idx",
                                  (rowid,)).fetchall()
