@@ -27,7 +27,8 @@ import numpy as np
 
 from index.embed import normalize_rows, pool_spans, resolve_model_path
 
-EXPORT_VERSION = 2  # part of the cache key: bump when the export recipe changes (2: exports quantized by onnxruntime 1.31+ are redone)
+# Part of the cache key: bump when the export recipe changes (2: redo exports quantized by onnxruntime 1.31+).
+EXPORT_VERSION = 2
 OPSET = 17
 # Texts per session.run. Measured (eval/bench_encoders.py, 2 shared cores): batch 1 needs the least CPU
 # per chunk (int8 24 ms vs 31 ms at 16; fp32 55 vs 57) and keeps int8 vectors independent of their batch
